@@ -1,0 +1,445 @@
+# Shared by every tests/labNN-*.bats: starts the lab's programs, waits for
+# them with bounds, talks to them, stops them and checks how they ended.
+# The .bats files only show the conversations; the mechanics live here.
+#
+# Environment (set by `make check` / `make test`, or by hand):
+#   LAB_ROOT   folder holding the lab folders: the repository (the student's
+#              work, the default) or its solutions/ folder
+#   VALGRIND=1 run every server and client under Valgrind memcheck
+#   SANITIZE   the programs were built with -fsanitize=$SANITIZE
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PEER="$REPO_DIR/tests/helpers/peer"
+POLL_INTERVAL=0.02 # seconds between two looks at a log or a process
+
+# Builds the lab once per file, before its tests. Call from setup_file.
+lab_setup_file() {
+    LAB=$(basename "$BATS_TEST_FILENAME" .bats)
+    LAB_DIR="${LAB_ROOT:-$REPO_DIR}/$LAB"
+    export LAB LAB_DIR
+    if ! make -s -C "$LAB_DIR" >"$BATS_FILE_TMPDIR/build.log" 2>&1; then
+        echo "# $LAB_DIR does not build:" >&3
+        sed 's/^/#   /' "$BATS_FILE_TMPDIR/build.log" >&3
+    fi
+    make -s -C "$REPO_DIR/tests/helpers" >/dev/null
+}
+
+# Loads the assertion libraries and picks timeouts and the wrapper for the
+# mode. Call from setup.
+lab_setup() {
+    bats_load_library bats-support
+    bats_load_library bats-assert
+    bats_require_minimum_version 1.5.0
+
+    # Bounds, in seconds. Nothing waits for them unless something hangs, so
+    # they are generous; Valgrind and sanitizers make programs slower.
+    local scale=1
+    [[ ${VALGRIND:-0} == 1 ]] && scale=10
+    [[ -n ${SANITIZE:-} ]] && scale=3
+    T_READY=$((5 * scale))  # a server starts and prints its listening line
+    T_RUN=$((5 * scale))    # a client or a peer finishes its conversation
+    T_STOP=$((2 * scale))   # a signalled server exits (the contract says 1 s)
+    T_WAIT=$((3 * scale))   # one answer arrives (peer's bound per wait)
+
+    declare -gA LAB_PID=()
+    LOGS="$BATS_TEST_TMPDIR"
+    if [[ ! -x $LAB_DIR/server || ! -x $LAB_DIR/client ]]; then
+        fail "$LAB_DIR/server and client are not built: run 'make -C $LAB_DIR' and read its errors"
+    fi
+}
+
+# Kills whatever a test left running, prints the logs of a failed test.
+# Never fails: assertions belong in the test body.
+lab_teardown() {
+    local role pid
+    for role in "${!LAB_PID[@]}"; do
+        pid=${LAB_PID[$role]}
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
+        lab_print_logs
+    fi
+    return 0
+}
+
+# Prints every log of this test, with invisible bytes shown (cat -v).
+lab_print_logs() {
+    local file
+    for file in "$LOGS"/*.out "$LOGS"/*.err "$LOGS"/vg.*.log "$LOGS"/san.*; do
+        [[ -s $file ]] || continue
+        echo "--- ${file##*/} (last lines) ---"
+        tail -n 40 "$file" | cat -v
+    done
+}
+
+# The command prefix that runs a program of the lab in the current mode,
+# in the array WRAP. $1: the role, used to name the logs.
+lab_wrapper() {
+    WRAP=()
+    if [[ ${VALGRIND:-0} == 1 ]]; then
+        WRAP=(valgrind --error-exitcode=99 --leak-check=full
+              --show-leak-kinds=definite,indirect
+              --errors-for-leak-kinds=definite,indirect
+              --track-fds=yes "--log-file=$LOGS/vg.$1.%p.log")
+    fi
+    if [[ -n ${SANITIZE:-} ]]; then
+        export ASAN_OPTIONS="log_path=$LOGS/san.$1:exitcode=66:detect_leaks=1"
+        export UBSAN_OPTIONS="log_path=$LOGS/san.$1:halt_on_error=1:print_stacktrace=1"
+        export TSAN_OPTIONS="log_path=$LOGS/san.$1:halt_on_error=1:exitcode=66"
+    fi
+}
+
+# server_start [--role NAME] ARGS...: starts the lab's server in the
+# background, in its own process group, stdin from /dev/null, output in
+# $LOGS/NAME.out and NAME.err. Does not wait: see server_wait_ready.
+server_start() {
+    local role=server
+    if [[ $1 == --role ]]; then role=$2; shift 2; fi
+    lab_wrapper "$role"
+    setsid "${WRAP[@]}" "$LAB_DIR/server" "$@" \
+        </dev/null >"$LOGS/$role.out" 2>"$LOGS/$role.err" 3>&- 4>&- &
+    LAB_PID[$role]=$!
+}
+
+# Returns 0 while the process of role $1 runs (a zombie counts as ended).
+is_running() {
+    local pid=${LAB_PID[$1]} state
+    kill -0 "$pid" 2>/dev/null || return 1
+    if [[ -r /proc/$pid/stat ]]; then
+        read -r _ _ state _ <"/proc/$pid/stat" 2>/dev/null || return 1
+        [[ $state != Z ]] || return 1
+    fi
+    return 0
+}
+
+# server_wait_ready [ROLE]: waits for "listening on port N" and sets PORT
+# (for role server) and PORT_<ROLE>. Fails at once if the server died.
+server_wait_ready() {
+    local role=${1:-server} deadline=$((SECONDS + T_READY)) line
+    while :; do
+        line=$(grep -m1 -E '^listening on port [0-9]+$' "$LOGS/$role.out" || true)
+        if [[ -n $line ]]; then
+            printf -v "PORT_$role" '%s' "${line##* }"
+            [[ $role == server ]] && PORT=${line##* }
+            return 0
+        fi
+        if ! is_running "$role"; then
+            local status=0
+            wait "${LAB_PID[$role]}" || status=$?
+            fail "$(printf 'the %s exited (status %s) before printing "listening on port N"\n%s' \
+                "$role" "$status" "$(describe_logs "$role")")"
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            fail "$(printf 'the %s did not print "listening on port N" within %s s\n%s' \
+                "$role" "$T_READY" "$(describe_logs "$role")")"
+            return 1
+        fi
+        sleep "$POLL_INTERVAL"
+    done
+}
+
+# Shows what a role printed (the last lines), for failure messages.
+describe_logs() {
+    local stream file
+    for stream in out err; do
+        file="$LOGS/$1.$stream"
+        [[ $stream == out ]] && echo "  its standard output:" || echo "  its standard error:"
+        if [[ -s $file ]] && (($(wc -l <"$file") > 20)); then
+            echo "    ...($(($(wc -l <"$file") - 20)) lines before)"
+        fi
+        tail -n 20 "$file" 2>/dev/null | cat -v | sed 's/^/    /'
+    done
+}
+
+# server_start_ready ARGS...: server_start then server_wait_ready.
+server_start_ready() {
+    server_start "$@"
+    server_wait_ready
+}
+
+# wait_for_output ROLE REGEX [WHAT]: waits until the role's stdout has a line
+# matching REGEX (grep -E), e.g. that a client is connected. Bounded.
+wait_for_output() {
+    local role=$1 regex=$2 deadline=$((SECONDS + T_WAIT))
+    until grep -qE -- "$regex" "$LOGS/$role.out"; do
+        if ! is_running "$role"; then
+            fail "$(printf 'the %s exited before printing a line matching /%s/\n%s' \
+                "$role" "$regex" "$(describe_logs "$role")")"
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            fail "$(printf 'the %s did not print a line matching /%s/ within %s s\n%s' \
+                "$role" "$regex" "$T_WAIT" "$(describe_logs "$role")")"
+            return 1
+        fi
+        sleep "$POLL_INTERVAL"
+    done
+}
+
+# wait_exit ROLE BOUND: waits at most BOUND seconds for the role to exit and
+# sets EXIT_STATUS. Kills its group and fails if it is still running.
+wait_exit() {
+    local role=$1 bound=$2 start=$SECONDS
+    while is_running "$role"; do
+        if ((SECONDS - start >= bound)); then
+            kill -KILL -- "-${LAB_PID[$role]}" 2>/dev/null || true
+            wait "${LAB_PID[$role]}" 2>/dev/null || true
+            fail "$(printf 'the %s did not exit within %s s\n%s' "$role" "$bound" "$(describe_logs "$role")")"
+            return 1
+        fi
+        sleep "$POLL_INTERVAL"
+    done
+    EXIT_STATUS=0
+    wait "${LAB_PID[$role]}" || EXIT_STATUS=$?
+}
+
+# server_stop [--role ROLE] [--signal SIG]: sends SIGTERM (or SIG), then
+# checks the contract: exit within the bound, status 0, "server stopped"
+# printed, no Valgrind or sanitizer complaint.
+server_stop() {
+    local role=server signal=TERM
+    while (($#)); do
+        case $1 in
+            --role) role=$2; shift 2 ;;
+            --signal) signal=$2; shift 2 ;;
+            *) fail "server_stop: unknown argument $1"; return 1 ;;
+        esac
+    done
+    kill "-$signal" "${LAB_PID[$role]}"
+    wait_exit "$role" "$T_STOP"
+    server_check_end "$role" 0 "after SIG$signal"
+}
+
+# server_wait_end [--role ROLE] [STATUS]: the server must exit by itself
+# (e.g. lab01 after its client left) with STATUS (default 0).
+server_wait_end() {
+    local role=server
+    if [[ $1 == --role ]]; then role=$2; shift 2; fi
+    wait_exit "$role" "$T_RUN"
+    server_check_end "$role" "${1:-0}" "after its session"
+}
+
+# Checks how the server ended: exit status, last line, tool reports.
+server_check_end() {
+    local role=$1 expected=$2 when=$3 why=""
+    if ((EXIT_STATUS != expected)); then
+        case $EXIT_STATUS in
+            143) why=" (killed by SIGTERM: no handler installed?)" ;;
+            130) why=" (killed by SIGINT: no handler installed?)" ;;
+            99) why=" (Valgrind found errors)" ;;
+            66) why=" (the sanitizer found errors)" ;;
+            134) why=" (aborted)" ;;
+            139) why=" (segmentation fault)" ;;
+            141) why=" (killed by SIGPIPE: it wrote to a client that was gone; ignore SIGPIPE)" ;;
+            3) why=" (stopped at a TODO step)" ;;
+        esac
+        fail "$(printf 'the %s exited with status %s%s %s; expected %s\n%s' \
+            "$role" "$EXIT_STATUS" "$why" "$when" "$expected" "$(describe_logs "$role")")"
+        return 1
+    fi
+    if ((expected == 0)) && [[ $(tail -n 1 "$LOGS/$role.out") != "server stopped" ]]; then
+        fail "$(printf 'the %s did not print "server stopped" as its last line %s\n%s' \
+            "$role" "$when" "$(describe_logs "$role")")"
+        return 1
+    fi
+    check_tool_logs "$role"
+}
+
+# check_tool_logs ROLE: fails if Valgrind or a sanitizer reported anything
+# about the processes of that role.
+check_tool_logs() {
+    local role=$1 log problems=""
+    for log in "$LOGS"/vg."$role".*.log; do
+        [[ -e $log ]] || continue
+        problems+=$(awk -v name="${log##*/}" '
+            /ERROR SUMMARY:/ { summary = 1; if ($4 + 0 > 0) print name ": " $4 " memory errors" }
+            /definitely lost:|indirectly lost:/ {
+                n = $0; sub(/.*lost: */, "", n); sub(/ bytes.*/, "", n); gsub(/,/, "", n)
+                if (n + 0 > 0) print name ": leak: " $2 " " $3 " " n " bytes" }
+            /Open file descriptor/ { fd = $0; sub(/^==[0-9]+== */, "", fd); pending = 1; next }
+            pending { if ($0 !~ /<inherited from parent>/) print name ": descriptor left open: " fd; pending = 0 }
+            END { if (!summary) print name ": no ERROR SUMMARY (the process was killed?)" }
+        ' "$log")
+    done
+    for log in "$LOGS"/san."$role"*; do
+        [[ -s $log ]] && problems+="${log##*/}: the sanitizer reported an error"$'\n'
+    done
+    if [[ -n $problems ]]; then
+        fail "$(printf 'the %s is not clean:\n%s\n(the reports are printed below)' "$role" "$problems")"
+        return 1
+    fi
+}
+
+# client_run ARGS... < INPUT: runs the lab's client to its end, bounded.
+# Sets status, output (stdout), stderr and lines like bats' run.
+client_run() {
+    lab_wrapper client
+    run --separate-stderr timeout -k 2 "$T_RUN" "${WRAP[@]}" "$LAB_DIR/client" "$@" 3>&- 4>&-
+    if ((status == 124 || status == 137)); then
+        fail "$(printf 'the client did not finish within %s s (it hangs)\n  its output so far:\n%s\n  its errors:\n%s' \
+            "$T_RUN" "$output" "$stderr")"
+        return 1
+    fi
+    check_tool_logs client
+}
+
+# talk PEER-COMMAND...: talks to the server on $PORT with tests/helpers/peer
+# (exact bytes, bounded waits; see peer.c for the commands). Fails with the
+# conversation so far and the bytes that differ. peer's stdout is in $output.
+talk() {
+    run --separate-stderr timeout -k 2 "$T_RUN" "$PEER" -t "$T_WAIT" 127.0.0.1 "$PORT" "$@" 3>&- 4>&-
+    if ((status != 0)); then
+        local why=$stderr
+        ((status == 124)) && why+=$'\n'"(peer itself was stopped after $T_RUN s)"
+        fail "$(printf 'the conversation with the server went wrong:\n%s' "$why")"
+        return 1
+    fi
+}
+
+# peer_start ROLE PEER-COMMAND...: like talk, in the background (a client
+# that stays connected while the test does something else).
+peer_start() {
+    local role=$1
+    shift
+    setsid timeout -k 2 "$T_RUN" "$PEER" -t "$T_WAIT" 127.0.0.1 "$PORT" "$@" \
+        </dev/null >"$LOGS/$role.out" 2>"$LOGS/$role.err" 3>&- 4>&- &
+    LAB_PID[$role]=$!
+}
+
+# peer_wait ROLE: waits for a background peer to end; fails unless its whole
+# script went as expected.
+peer_wait() {
+    wait_exit "$1" "$T_RUN"
+    if ((EXIT_STATUS != 0)); then
+        fail "$(printf 'the conversation of %s with the server went wrong:\n%s' "$1" "$(cat "$LOGS/$1.err")")"
+        return 1
+    fi
+}
+
+# listener_start ROLE PEER-COMMAND...: a scripted server (peer --listen) for
+# testing the client; sets PORT once it listens.
+listener_start() {
+    local role=$1
+    shift
+    setsid timeout -k 2 "$T_RUN" "$PEER" -t "$T_WAIT" --listen 0 "$@" \
+        </dev/null >"$LOGS/$role.out" 2>"$LOGS/$role.err" 3>&- 4>&- &
+    LAB_PID[$role]=$!
+    server_wait_ready "$role"
+    local port_var="PORT_$role"
+    PORT=${!port_var}
+}
+
+# expect_equal WHAT EXPECTED ACTUAL: like assert_equal, but shows both
+# values with invisible bytes made visible ($'...\r...').
+expect_equal() {
+    if [[ $2 != "$3" ]]; then
+        fail "$(printf '%s differs\n  expected: %q\n  got:      %q' "$1" "$2" "$3")"
+        return 1
+    fi
+}
+
+# expect_usage_error server|client ARGS...: the program must print nothing
+# on stdout, a usage line on stderr, and exit 2.
+expect_usage_error() {
+    local program=$1
+    shift
+    run --separate-stderr timeout -k 2 "$T_RUN" "$LAB_DIR/$program" "$@" </dev/null 3>&- 4>&-
+    local shown
+    shown="$program$(printf ' %q' "$@")"
+    if ((status != 2)); then
+        fail "$(printf '%s exited with status %s; a usage error must exit 2\n  stdout: %s\n  stderr: %s' \
+            "$shown" "$status" "$output" "$stderr")"
+        return 1
+    fi
+    expect_equal "stdout of $shown" "" "$output"
+    if [[ $stderr != *usage* ]]; then
+        fail "$(printf '%s printed no usage line on stderr; it printed: %q' "$shown" "$stderr")"
+        return 1
+    fi
+}
+
+# server_wait_started [ROLE]: like server_wait_ready, but returns 1 (with
+# EXIT_STATUS set) instead of failing when the server exits first.
+server_wait_started() {
+    local role=${1:-server} deadline=$((SECONDS + T_READY))
+    until grep -qE '^listening on port [0-9]+$' "$LOGS/$role.out"; do
+        if ! is_running "$role"; then
+            EXIT_STATUS=0
+            wait "${LAB_PID[$role]}" || EXIT_STATUS=$?
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            fail "the $role neither listened nor exited within $T_READY s"
+            return 1
+        fi
+        sleep "$POLL_INTERVAL"
+    done
+    server_wait_ready "$role"
+}
+
+# free_port: sets PORT to a port where nothing listens (one the system just
+# gave to a listener that is gone).
+free_port() {
+    listener_start gone expect-eof
+    kill -TERM "${LAB_PID[gone]}"
+    wait "${LAB_PID[gone]}" 2>/dev/null || true
+    PORT=$PORT_gone
+}
+
+# real_client_run INPUT: sends INPUT to the server on $PORT with a real
+# client program (ncat, socat or OpenBSD nc) and sets output to what came
+# back. Skips, saying why, when none is installed.
+real_client_run() {
+    local input=$1
+    if command -v ncat >/dev/null; then
+        REAL_CLIENT=ncat
+        run --separate-stderr timeout -k 2 "$T_RUN" ncat 127.0.0.1 "$PORT" < <(printf '%s' "$input")
+    elif command -v socat >/dev/null; then
+        REAL_CLIENT=socat
+        run --separate-stderr timeout -k 2 "$T_RUN" socat - "TCP:127.0.0.1:$PORT" < <(printf '%s' "$input")
+    elif nc -h 2>&1 | grep -q 'Shutdown the network socket after EOF'; then
+        REAL_CLIENT="nc -N"
+        run --separate-stderr timeout -k 2 "$T_RUN" nc -N 127.0.0.1 "$PORT" < <(printf '%s' "$input")
+    else
+        skip "no real client installed: install ncat, socat or netcat-openbsd to run this test"
+    fi
+    if ((status != 0)); then
+        fail "$(printf '%s exited with status %s\n  its output: %q\n  its errors: %s' \
+            "$REAL_CLIENT" "$status" "$output" "$stderr")"
+        return 1
+    fi
+}
+
+# real_listener_start: a real server program (socat) that answers OK to each
+# line and bye to fin, on a port the system chooses; sets PORT. Skips, saying
+# why, when socat is not installed.
+real_listener_start() {
+    command -v socat >/dev/null || skip "socat is not installed: install it to run this test"
+    cat >"$LOGS/answerer" <<'SCRIPT'
+#!/bin/sh
+# Answers like the lab01 server: OK to each line, bye to fin.
+while IFS= read -r line; do
+    case $line in
+        [Ff][Ii][Nn]) echo bye; exit 0 ;;
+        *) echo OK ;;
+    esac
+done
+SCRIPT
+    chmod +x "$LOGS/answerer"
+    setsid socat -d -d TCP-LISTEN:0,bind=127.0.0.1 "EXEC:$LOGS/answerer" \
+        </dev/null >"$LOGS/listener.out" 2>"$LOGS/listener.err" 3>&- 4>&- &
+    LAB_PID[listener]=$!
+    local deadline=$((SECONDS + T_READY)) line
+    until line=$(grep -m1 -oE 'listening on .*:[0-9]+$' "$LOGS/listener.err"); do
+        if ! is_running listener || ((SECONDS >= deadline)); then
+            fail "$(printf 'socat did not start listening\n%s' "$(describe_logs listener)")"
+            return 1
+        fi
+        sleep "$POLL_INTERVAL"
+    done
+    PORT=${line##*:}
+}
