@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Longest line accepted, in bytes, not counting the "\n" (CONTRACT §3). */
+/* Longest line accepted, in bytes, not counting the "\n" (see the README). */
 #define LINE_MAX_BYTES 65536
 /* Room for the longest line, a "\r" and its "\n". */
 #define LINEBUF_SIZE (LINE_MAX_BYTES + 2)
