@@ -46,7 +46,18 @@ teardown() { lab_teardown; }
     expect_usage_error client localhost 1 extra
 }
 
-# ---- the server: set-up ------------------------------------------------------
+# ---- the server ---------------------------------------------------------
+
+@test "step 2 (bind): a port already taken gives 'bind: Address already in use' and exit 1" {
+    server_start 0
+    server_wait_ready
+    server_start --role second "$PORT"
+    wait_exit second "$T_RUN"
+    expect_equal "second server's exit status" 1 "$EXIT_STATUS"
+    expect_equal "second server's stderr" "bind: Address already in use" "$(cat "$LOGS/second.err")"
+    expect_equal "second server's stdout" "" "$(cat "$LOGS/second.out")"
+    check_tool_logs second
+}
 
 @test "step 3 (listen): with port 0 the server prints the real port, as its first line" {
     server_start 0
@@ -66,33 +77,6 @@ teardown() { lab_teardown; }
     expect_equal "the listening line" "listening on port 12800" "$(head -n 1 "$LOGS/server.out")"
 }
 
-@test "step 2 (bind): a port already taken gives 'bind: Address already in use' and exit 1" {
-    server_start 0
-    server_wait_ready
-    server_start --role second "$PORT"
-    wait_exit second "$T_RUN"
-    expect_equal "second server's exit status" 1 "$EXIT_STATUS"
-    expect_equal "second server's stderr" "bind: Address already in use" "$(cat "$LOGS/second.err")"
-    expect_equal "second server's stdout" "" "$(cat "$LOGS/second.out")"
-    check_tool_logs second
-    server_stop
-}
-
-@test "step 1 (socket): SO_REUSEADDR lets the server restart at once on the same port" {
-    server_start 0
-    server_wait_ready
-    # The server closes first, so its side of the connection stays in TIME_WAIT.
-    talk send 'fin\n' expect 'bye' expect-eof
-    server_wait_end
-    local port=$PORT
-    server_start --role again "$port"
-    server_wait_ready again
-    expect_equal "restarted server's port" "$port" "$PORT_again"
-    server_stop --role again
-}
-
-# ---- the server: the conversation -------------------------------------------
-
 @test "step 4 (accept): the server prints 'client connected from IP:PORT'" {
     server_start_ready 0
     talk close
@@ -101,43 +85,49 @@ teardown() { lab_teardown; }
     assert_success
 }
 
-@test "step 5 (recv): each line is printed as 'received: <line>' and answered OK, fin answered bye" {
+@test "step 5 (recv): each line is printed as 'received: <line>' and answered OK" {
     server_start_ready 0
-    talk send 'hello\n' expect 'OK' send 'second line\n' expect 'OK' \
-        send 'fin\n' expect 'bye' expect-eof
-    server_wait_end
+    talk send 'hello\n' expect 'OK' send 'second line\n' expect 'OK'
+    wait_for_output server '^received: second line$'
     run cat "$LOGS/server.out"
     assert_line --index 0 "listening on port $PORT"
     assert_line --index 2 "received: hello"
     assert_line --index 3 "received: second line"
-    assert_line --index 4 "received: fin"
-    assert_line --index 5 "connection closed"
-    assert_line --index 6 "server stopped"
-    assert_equal "${#lines[@]}" 7
 }
 
 @test "step 5 (recv): several lines in one packet are each answered, in order" {
     server_start_ready 0
-    talk send 'one\ntwo\nthree\n' expect 'OK' expect 'OK' expect 'OK' send 'fin\n' expect 'bye'
-    server_wait_end
+    talk send 'one\ntwo\nthree\n' expect 'OK' expect 'OK' expect 'OK'
+    wait_for_output server '^received: three$'
     run grep '^received: ' "$LOGS/server.out"
-    assert_output $'received: one\nreceived: two\nreceived: three\nreceived: fin'
+    assert_output $'received: one\nreceived: two\nreceived: three'
 }
 
 @test "step 5 (recv): a line that arrives in pieces is answered once, when complete" {
     server_start_ready 0
-    talk pieces 2 30 'hello world\n' expect 'OK' expect-silence 200 send 'fin\n' expect 'bye'
-    server_wait_end
+    talk pieces 2 30 'hello world\n' expect 'OK' expect-silence 200
     run grep -c '^received: hello world$' "$LOGS/server.out"
     assert_output 1
 }
 
 @test "step 5 (recv): a \\r before \\n is stripped (nc -C, telnet)" {
     server_start_ready 0
-    talk send 'hello\r\n' expect 'OK' send 'fin\r\n' expect 'bye' expect-eof
-    server_wait_end
+    talk send 'hello\r\n' expect 'OK' send 'world\r\n' expect 'OK'
+    wait_for_output server '^received: world'
     run grep '^received: ' "$LOGS/server.out"
-    expect_equal "received lines" $'received: hello\nreceived: fin' "$output"
+    expect_equal "received lines" $'received: hello\nreceived: world' "$output"
+}
+
+@test "step 6 (fin): fin is answered bye, then the session and the server end" {
+    server_start_ready 0
+    talk send 'hello\n' expect 'OK' send 'fin\n' expect 'bye' expect-eof
+    server_wait_end
+    run cat "$LOGS/server.out"
+    assert_line --index 2 "received: hello"
+    assert_line --index 3 "received: fin"
+    assert_line --index 4 "connection closed"
+    assert_line --index 5 "server stopped"
+    assert_equal "${#lines[@]}" 6
 }
 
 @test "step 6 (fin): fin in any letter case ends the session" {
@@ -170,7 +160,20 @@ teardown() { lab_teardown; }
     server_wait_end
 }
 
-@test "step 3 (listen): -q and --quiet print only the listening and stopped lines" {
+@test "step 6 (end of session): the server restarts at once on the same port (SO_REUSEADDR, step 1)" {
+    server_start 0
+    server_wait_ready
+    # The server closes first, so its side of the connection stays in TIME_WAIT.
+    talk send 'fin\n' expect 'bye' expect-eof
+    server_wait_end
+    local port=$PORT
+    server_start --role again "$port"
+    server_wait_ready again
+    expect_equal "restarted server's port" "$port" "$PORT_again"
+    server_stop --role again
+}
+
+@test "step 6 (end of session): -q and --quiet print only the listening and stopped lines" {
     for option in -q --quiet; do
         server_start_ready "$option" 0
         talk send 'hello\n' expect 'OK' send 'fin\n' expect 'bye' expect-eof
@@ -180,7 +183,7 @@ teardown() { lab_teardown; }
     done
 }
 
-@test "step 5 (recv): the server answers a real client (nc, ncat or socat)" {
+@test "step 6 (end of session): the server answers a real client (nc, ncat or socat)" {
     server_start_ready 0
     real_client_run $'hello\nfin\n'
     expect_equal "what $REAL_CLIENT printed" $'OK\nbye' "$output"
@@ -227,7 +230,6 @@ teardown() { lab_teardown; }
 @test "step 8 (connect): the client prints 'connected to HOST:PORT' as given" {
     server_start_ready 0
     client_run 127.0.0.1 "$PORT" <<<"fin"
-    assert_success
     assert_line --index 0 "connected to 127.0.0.1:$PORT"
     server_wait_end
 }
@@ -235,7 +237,6 @@ teardown() { lab_teardown; }
 @test "step 8 (connect): the client resolves 'localhost'" {
     server_start_ready 0
     client_run localhost "$PORT" <<<"fin"
-    assert_success
     assert_line --index 0 "connected to localhost:$PORT"
     server_wait_end
 }
@@ -293,14 +294,6 @@ teardown() { lab_teardown; }
     peer_wait server
 }
 
-@test "step 10 (end of input): the client half-closes, prints what still comes, exits 0 when the server closes" {
-    listener_start server expect 'hello' send 'OK\n' expect-eof send 'late news\n' close
-    client_run 127.0.0.1 "$PORT" <<<"hello"
-    assert_success
-    expect_equal "client's output" $'connected to 127.0.0.1:'"$PORT"$'\nOK\nlate news' "$output"
-    peer_wait server
-}
-
 @test "step 9 (dialogue): the client shows a '> ' prompt only when stdin is a terminal" {
     command -v script >/dev/null || skip "needs script(1) from util-linux to give the client a terminal"
     listener_start server expect 'hello' send 'OK\n' expect 'fin' send 'bye\n' close
@@ -320,4 +313,12 @@ teardown() { lab_teardown; }
     assert_success
     expect_equal "client's output" $'connected to 127.0.0.1:'"$PORT"$'\nOK\nbye' "$output"
     wait_exit listener "$T_RUN"
+}
+
+@test "step 10 (end of input): the client half-closes, prints what still comes, exits 0 when the server closes" {
+    listener_start server expect 'hello' send 'OK\n' expect-eof send 'late news\n' close
+    client_run 127.0.0.1 "$PORT" <<<"hello"
+    assert_success
+    expect_equal "client's output" $'connected to 127.0.0.1:'"$PORT"$'\nOK\nlate news' "$output"
+    peer_wait server
 }

@@ -61,6 +61,10 @@ lab_teardown() {
     done
     if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
         lab_print_logs
+        if [[ -n ${CLIENT_RAN:-} ]]; then
+            echo "--- the last client run: exit status $CLIENT_STATUS ---"
+            printf '%s\n' "stdout:" "$CLIENT_OUTPUT" "stderr:" "$CLIENT_STDERR" | cat -v
+        fi
     fi
     return 0
 }
@@ -127,6 +131,8 @@ server_wait_ready() {
             return 0
         fi
         if ! is_running "$role"; then
+            # It may have printed the line just before it ended: look again.
+            grep -qE '^listening on port [0-9]+$' "$LOGS/$role.out" && continue
             local status=0
             wait "${LAB_PID[$role]}" || status=$?
             fail "$(printf 'the %s exited (status %s) before printing "listening on port N"\n%s' \
@@ -260,7 +266,7 @@ check_tool_logs() {
             /definitely lost:|indirectly lost:/ {
                 n = $0; sub(/.*lost: */, "", n); sub(/ bytes.*/, "", n); gsub(/,/, "", n)
                 if (n + 0 > 0) print name ": leak: " $2 " " $3 " " n " bytes" }
-            /Open file descriptor/ { fd = $0; sub(/^==[0-9]+== */, "", fd); pending = 1; next }
+            /^==[0-9]+== Open / { fd = $0; sub(/^==[0-9]+== */, "", fd); pending = 1; next }
             pending { if ($0 !~ /<inherited from parent>/) print name ": descriptor left open: " fd; pending = 0 }
             END { if (!summary) print name ": no ERROR SUMMARY (the process was killed?)" }
         ' "$log")
@@ -279,6 +285,7 @@ check_tool_logs() {
 client_run() {
     lab_wrapper client
     run --separate-stderr timeout -k 2 "$T_RUN" "${WRAP[@]}" "$LAB_DIR/client" "$@" 3>&- 4>&-
+    CLIENT_RAN=1 CLIENT_STATUS=$status CLIENT_OUTPUT=$output CLIENT_STDERR=$stderr
     if ((status == 124 || status == 137)); then
         fail "$(printf 'the client did not finish within %s s (it hangs)\n  its output so far:\n%s\n  its errors:\n%s' \
             "$T_RUN" "$output" "$stderr")"
