@@ -322,7 +322,7 @@ peer_start() {
 peer_wait() {
     wait_exit "$1" "$T_RUN"
     if ((EXIT_STATUS != 0)); then
-        fail "$(printf 'the conversation of %s with the server went wrong:\n%s' "$1" "$(cat "$LOGS/$1.err")")"
+        fail "$(printf 'the conversation went wrong (seen from the scripted peer "%s"):\n%s' "$1" "$(cat "$LOGS/$1.err")")"
         return 1
     fi
 }
