@@ -49,14 +49,14 @@ teardown() { lab_teardown; }
 # ---- the server ---------------------------------------------------------
 
 @test "step 2 (bind): a port already taken gives 'bind: Address already in use' and exit 1" {
-    server_start 0
-    server_wait_ready
-    server_start --role second "$PORT"
-    wait_exit second "$T_RUN"
-    expect_equal "second server's exit status" 1 "$EXIT_STATUS"
-    expect_equal "second server's stderr" "bind: Address already in use" "$(cat "$LOGS/second.err")"
-    expect_equal "second server's stdout" "" "$(cat "$LOGS/second.out")"
-    check_tool_logs second
+    # A scripted listener holds a port; the lab's server must fail to bind it.
+    listener_start holder expect-eof
+    server_start "$PORT"
+    wait_exit server "$T_RUN"
+    expect_equal "server's stderr" "bind: Address already in use" "$(cat "$LOGS/server.err")"
+    expect_equal "server's exit status" 1 "$EXIT_STATUS"
+    expect_equal "server's stdout" "" "$(cat "$LOGS/server.out")"
+    check_tool_logs server
 }
 
 @test "step 3 (listen): with port 0 the server prints the real port, as its first line" {
@@ -170,7 +170,6 @@ teardown() { lab_teardown; }
     server_start --role again "$port"
     server_wait_ready again
     expect_equal "restarted server's port" "$port" "$PORT_again"
-    server_stop --role again
 }
 
 @test "step 6 (end of session): -q and --quiet print only the listening and stopped lines" {
