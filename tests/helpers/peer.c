@@ -47,7 +47,7 @@
  *   close                     close the connection normally
  *                             (using it after reset or close is an error)
  *   connect NAME              (not with --listen) open another connection to
- *                             HOST PORT, named NAME (a new name, at most 64
+ *                             HOST PORT, named NAME (a new name, at most 2048
  *                             connections), and make it current
  *   use NAME                  make connection NAME current
  *   timeout SECONDS           change the bound of the following waits
@@ -110,7 +110,7 @@
 
 #define CHUNK_SIZE (64 * 1024)              /* bytes per read; repeat chunk */
 #define INPUT_LIMIT (64 * 1024 * 1024)      /* unread bytes per connection */
-#define MAX_CONNS 64
+#define MAX_CONNS 2048
 #define KEPT_ENTRIES 10                     /* transcript entries kept */
 #define SHOW_EDGE 60                        /* bytes shown at each end... */
 #define SHOW_WHOLE (2 * SHOW_EDGE + 20)     /* ...of texts longer than this */
