@@ -5,7 +5,8 @@ SOLUTIONS := $(addprefix solutions/,$(LABS))
 
 # LAB=lab01-blocking or LAB=01 narrows check and test to one lab.
 LAB ?=
-# VALGRIND=1 runs every server and client under Valgrind memcheck.
+# VALGRIND=1 runs every server and client under Valgrind memcheck
+# (VALGRIND=helgrind: under Helgrind, Valgrind's thread checker).
 VALGRIND ?= 0
 # SANITIZE=address,undefined (or thread) builds with those sanitizers.
 SANITIZE ?=
@@ -38,6 +39,7 @@ help:
 	@echo "options:"
 	@echo "  LAB=01                   only that lab (or LAB=lab01-blocking)"
 	@echo "  VALGRIND=1               run every server and client under Valgrind memcheck"
+	@echo "  VALGRIND=helgrind        the same under Helgrind, the thread checker (lab04)"
 	@echo "  SANITIZE=address,undefined   build with sanitizers (SANITIZE=thread for lab04)"
 	@echo "labs: $(LABS)"
 

@@ -6,6 +6,7 @@
 #   LAB_ROOT   folder holding the lab folders: the repository (the student's
 #              work, the default) or its solutions/ folder
 #   VALGRIND=1 run every server and client under Valgrind memcheck
+#              (VALGRIND=helgrind: under Helgrind, the thread checker)
 #   SANITIZE   the programs were built with -fsanitize=$SANITIZE
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -34,7 +35,7 @@ lab_setup() {
     # Bounds, in seconds. Nothing waits for them unless something hangs, so
     # they are generous; Valgrind and sanitizers make programs slower.
     local scale=1
-    [[ ${VALGRIND:-0} == 1 ]] && scale=10
+    [[ ${VALGRIND:-0} != 0 ]] && scale=10
     [[ -n ${SANITIZE:-} ]] && scale=3
     T_READY=$((5 * scale))  # a server starts and prints its listening line
     T_RUN=$((5 * scale))    # a client or a peer finishes its conversation
@@ -87,6 +88,9 @@ lab_wrapper() {
         WRAP=(valgrind --error-exitcode=99 --leak-check=full
               --show-leak-kinds=definite,indirect
               --errors-for-leak-kinds=definite,indirect
+              --track-fds=yes "--log-file=$LOGS/vg.$1.%p.log")
+    elif [[ ${VALGRIND:-0} == helgrind ]]; then
+        WRAP=(valgrind --tool=helgrind --error-exitcode=99
               --track-fds=yes "--log-file=$LOGS/vg.$1.%p.log")
     fi
     if [[ -n ${SANITIZE:-} ]]; then
