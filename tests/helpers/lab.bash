@@ -344,11 +344,21 @@ listener_start() {
     PORT=${!port_var}
 }
 
+# visible TEXT: TEXT in quotes, or, if it holds invisible bytes, in the
+# shell's $'...' form that shows them (\r, \t, \E...).
+visible() {
+    if [[ $1 == *[![:print:]]* ]]; then
+        printf '%q' "$1"
+    else
+        printf '"%s"' "$1"
+    fi
+}
+
 # expect_equal WHAT EXPECTED ACTUAL: like assert_equal, but shows both
-# values with invisible bytes made visible ($'...\r...').
+# values with invisible bytes made visible.
 expect_equal() {
     if [[ $2 != "$3" ]]; then
-        fail "$(printf '%s differs\n  expected: %q\n  got:      %q' "$1" "$2" "$3")"
+        fail "$(printf '%s differs\n  expected: %s\n  got:      %s' "$1" "$(visible "$2")" "$(visible "$3")")"
         return 1
     fi
 }
