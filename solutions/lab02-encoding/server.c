@@ -103,7 +103,7 @@ static void print_received(const char *line, size_t len)
 }
 
 /* Talks with one client until "fin", end of file, a reset or a stop signal.
- * The caller closes client_fd. */
+ * Owns client_fd and closes it. */
 static void serve_client(int client_fd, int quiet)
 {
     struct linebuf reader; /* 64 KiB: fine on the main thread's stack */
