@@ -107,6 +107,10 @@ server_start() {
     local role=server
     if [[ $1 == --role ]]; then role=$2; shift 2; fi
     lab_wrapper "$role"
+    # Empty the logs here, not in the child: a waiter must never read the
+    # previous server's lines.
+    : >"$LOGS/$role.out"
+    : >"$LOGS/$role.err"
     setsid "${WRAP[@]}" "$LAB_DIR/server" "$@" \
         </dev/null >"$LOGS/$role.out" 2>"$LOGS/$role.err" 3>&- 4>&- &
     LAB_PID[$role]=$!
@@ -117,7 +121,7 @@ is_running() {
     local pid=${LAB_PID[$1]} state
     kill -0 "$pid" 2>/dev/null || return 1
     if [[ -r /proc/$pid/stat ]]; then
-        read -r _ _ state _ <"/proc/$pid/stat" 2>/dev/null || return 1
+        read -r _ _ state _ 2>/dev/null <"/proc/$pid/stat" || return 1
         [[ $state != Z ]] || return 1
     fi
     return 0
@@ -316,6 +320,8 @@ talk() {
 peer_start() {
     local role=$1
     shift
+    : >"$LOGS/$role.out"
+    : >"$LOGS/$role.err"
     setsid timeout -k 2 "$T_RUN" "$PEER" -t "$T_WAIT" 127.0.0.1 "$PORT" "$@" \
         </dev/null >"$LOGS/$role.out" 2>"$LOGS/$role.err" 3>&- 4>&- &
     LAB_PID[$role]=$!
@@ -336,6 +342,8 @@ peer_wait() {
 listener_start() {
     local role=$1
     shift
+    : >"$LOGS/$role.out"
+    : >"$LOGS/$role.err"
     setsid timeout -k 2 "$T_RUN" "$PEER" -t "$T_WAIT" --listen 0 "$@" \
         </dev/null >"$LOGS/$role.out" 2>"$LOGS/$role.err" 3>&- 4>&- &
     LAB_PID[$role]=$!
