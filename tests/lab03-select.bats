@@ -1,0 +1,688 @@
+#!/usr/bin/env bats
+# lab03-select: many clients, one thread, select() (CONTRACT.md §1, §3, §4).
+# Each test name starts with the README step it checks; "given" marks what
+# the skeleton already provides.
+
+load helpers/lab
+
+CROWD="$REPO_DIR/tests/helpers/lab03-crowd"
+
+setup_file() {
+    lab_setup_file
+    make -s -C "$REPO_DIR/tests/helpers" lab03-crowd >/dev/null
+}
+
+setup() {
+    lab_setup
+    SCALE=1
+    [[ ${VALGRIND:-0} == 1 ]] && SCALE=10
+    [[ -n ${SANITIZE:-} ]] && SCALE=3
+    SOON=$((1000 * SCALE)) # ms: "at once", for an answer no other client may delay
+}
+
+teardown() {
+    if [[ -n ${CROWD_IN:-} ]]; then exec {CROWD_IN}>&-; fi
+    if [[ -n ${CLIENT_IN:-} ]]; then exec {CLIENT_IN}>&-; fi
+    lab_teardown
+}
+
+# ---- helpers of this file -----------------------------------------------
+
+# crowd_start: starts tests/helpers/lab03-crowd (many connections at once,
+# see its header) against the server on $PORT. It reads its commands from a
+# FIFO, one at a time: see crowd.
+crowd_start() {
+    mkfifo "$LOGS/crowd.in"
+    setsid timeout -k 2 $((120 * SCALE)) "$CROWD" -t "$T_WAIT" 127.0.0.1 "$PORT" \
+        <"$LOGS/crowd.in" >"$LOGS/crowd.out" 2>"$LOGS/crowd.err" 3>&- 4>&- &
+    LAB_PID[crowd]=$!
+    exec {CROWD_IN}>"$LOGS/crowd.in"
+    CROWD_DONE=0
+}
+
+# crowd COMMAND...: runs one command of the crowd and waits for its "ok"
+# line, left in CROWD_RESULT. Fails with the crowd's message if it failed.
+crowd() {
+    local deadline=$((SECONDS + 30 * SCALE))
+    # In a subshell: if the crowd is gone, SIGPIPE ends only that subshell.
+    (echo "$*" >&"$CROWD_IN") 2>/dev/null
+    CROWD_DONE=$((CROWD_DONE + 1))
+    until (($(wc -l <"$LOGS/crowd.out") >= CROWD_DONE)); do
+        if ! is_running crowd; then
+            fail "$(printf 'the crowd of connections failed at "%s":\n%s\n  the server:\n%s' \
+                "$*" "$(cat "$LOGS/crowd.err")" "$(describe_logs server)")"
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            fail "$(printf '"%s" did not finish within %s s\n  the server:\n%s' \
+                "$*" "$((30 * SCALE))" "$(describe_logs server)")"
+            return 1
+        fi
+        sleep "$POLL_INTERVAL"
+    done
+    CROWD_RESULT=$(sed -n "${CROWD_DONE}p" "$LOGS/crowd.out")
+}
+
+# crowd_hello [--allow-closed] A B: "crowd hello A B", then sets SERVED,
+# REFUSED and CLOSED (counts) and SERVED_LIST, REFUSED_LIST and CLOSED_LIST
+# (ranges such as "1-57" or "none"). Fails if a connection was closed
+# without any line, unless --allow-closed.
+crowd_hello() {
+    local allow_closed=0
+    if [[ $1 == --allow-closed ]]; then allow_closed=1; shift; fi
+    crowd hello "$1" "$2" || return 1
+    local counts=':\ ([0-9]+)\ served,\ ([0-9]+)\ refused,\ ([0-9]+)\ closed:'
+    [[ $CROWD_RESULT =~ ${counts}\ served\ (.*)\ refused\ (.*)\ closed\ (.*)$ ]]
+    SERVED=${BASH_REMATCH[1]} REFUSED=${BASH_REMATCH[2]} CLOSED=${BASH_REMATCH[3]}
+    SERVED_LIST=${BASH_REMATCH[4]} REFUSED_LIST=${BASH_REMATCH[5]} CLOSED_LIST=${BASH_REMATCH[6]}
+    if ((CLOSED > 0 && !allow_closed)); then
+        fail "$(printf 'connections %s were closed by the server without an answer or "ERR server full"\n  the server:\n%s' \
+            "$CLOSED_LIST" "$(describe_logs server)")"
+        return 1
+    fi
+}
+
+# client_start ARGS...: starts the lab's client in the background, its
+# standard input a FIFO that the test keeps open (client_type writes to it,
+# client_end_input closes it), its output in client.out and client.err.
+client_start() {
+    mkfifo "$LOGS/client.in"
+    lab_wrapper client
+    setsid timeout -k 2 "$T_RUN" "${WRAP[@]}" "$LAB_DIR/client" "$@" \
+        <"$LOGS/client.in" >"$LOGS/client.out" 2>"$LOGS/client.err" 3>&- 4>&- &
+    LAB_PID[client]=$!
+    exec {CLIENT_IN}>"$LOGS/client.in"
+}
+
+# client_type TEXT: the user types TEXT (printf escapes) into the client.
+client_type() {
+    (printf '%b' "$1" >&"$CLIENT_IN") 2>/dev/null
+}
+
+# client_end_input: end of file on the client's standard input.
+client_end_input() {
+    exec {CLIENT_IN}>&-
+    CLIENT_IN=""
+}
+
+# client_wait_exit: the client must exit 0 within T_WAIT by itself (its
+# standard input may still be open).
+client_wait_exit() {
+    wait_exit client "$T_WAIT" || return 1
+    if ((EXIT_STATUS != 0)); then
+        fail "$(printf 'the client exited with status %s; expected 0\n%s' "$EXIT_STATUS" "$(describe_logs client)")"
+        return 1
+    fi
+    check_tool_logs client
+}
+
+# cpu_ms ROLE: CPU time (user + system) the process has used so far, in ms
+# (/proc/PID/stat fields 14 and 15, in clock ticks).
+cpu_ms() {
+    local stat fields
+    stat=$(cat "/proc/${LAB_PID[$1]}/stat") || return 1
+    read -ra fields <<<"${stat##*) }"
+    echo $(((fields[11] + fields[12]) * 1000 / $(getconf CLK_TCK)))
+}
+
+# proc_status ROLE FIELD: a field of /proc/PID/status: VmRSS or VmHWM
+# (in kB) or voluntary_ctxt_switches.
+proc_status() {
+    awk -v field="$2:" '$1 == field { print $2 }' "/proc/${LAB_PID[$1]}/status"
+}
+
+# needs_proc: skips, saying why, where /proc cannot measure the server.
+needs_proc() {
+    [[ -r /proc/self/stat && -r /proc/self/status ]] ||
+        skip "needs Linux's /proc to measure the server's CPU time and memory"
+}
+
+# server_start_limited LIMIT ARGS...: server_start with the soft limit of
+# open descriptors at LIMIT (ulimit -n) for the server only.
+server_start_limited() {
+    local limit=$1 old
+    shift
+    old=$(ulimit -S -n)
+    ulimit -S -n "$limit"
+    server_start "$@"
+    ulimit -S -n "$old"
+}
+
+# needs_descriptors N: skips, saying why, unless ulimit -n can reach N.
+needs_descriptors() {
+    local hard
+    hard=$(ulimit -H -n)
+    [[ $hard == unlimited ]] || (($1 <= hard)) ||
+        skip "needs $1 descriptors, and the hard limit (ulimit -H -n) is $hard"
+    [[ $(ulimit -S -n) != unlimited ]] && (($(ulimit -S -n) < $1)) && ulimit -S -n "$1"
+    return 0
+}
+
+# server_log: the server's output, the clients' ports replaced by PORT.
+server_log() {
+    sed -E 's/^(client [0-9]+ connected from [0-9.]+):[0-9]+$/\1:PORT/' "$LOGS/server.out"
+}
+
+# ---- given in the skeleton: command line, listening ----------------------
+
+@test "given: server -h and --help print the usage on stdout and exit 0" {
+    for option in -h --help; do
+        run --separate-stderr timeout 5 "$LAB_DIR/server" "$option"
+        assert_success
+        assert_output --partial "usage"
+        expect_equal "stderr of server $option" "" "$stderr"
+    done
+}
+
+@test "given: client -h and --help print the usage on stdout and exit 0" {
+    for option in -h --help; do
+        run --separate-stderr timeout 5 "$LAB_DIR/client" "$option"
+        assert_success
+        assert_output --partial "usage"
+    done
+}
+
+@test "given: server and client reject a bad port or option with a usage line and exit 2" {
+    expect_usage_error server abc
+    expect_usage_error server 65536
+    expect_usage_error server -x
+    expect_usage_error server 0 0
+    expect_usage_error client localhost 0
+    expect_usage_error client localhost x
+    expect_usage_error client -x
+    expect_usage_error client --latin1 localhost 1 extra
+}
+
+@test "given: with port 0 the server prints the real port, as its first line" {
+    server_start_ready 0
+    ((PORT > 0)) || fail "the server printed port $PORT: print the port getsockname() gives"
+    expect_equal "first line of the server" "listening on port $PORT" "$(head -n 1 "$LOGS/server.out")"
+}
+
+@test "given: a port already taken gives 'bind: Address already in use' and exit 1" {
+    listener_start holder expect-eof
+    server_start "$PORT"
+    wait_exit server "$T_RUN"
+    expect_equal "server's stderr" "bind: Address already in use" "$(cat "$LOGS/server.err")"
+    expect_equal "server's exit status" 1 "$EXIT_STATUS"
+    expect_equal "server's stdout" "" "$(cat "$LOGS/server.out")"
+}
+
+# ---- step 1: the per-client record and table ----------------------------
+
+@test "step 1 (client table): 'client 1 connected from IP:PORT', then 'client 1 disconnected'" {
+    server_start_ready 0
+    talk close
+    wait_for_output server '^client 1 disconnected$'
+    run cat "$LOGS/server.out"
+    assert_line --index 1 --regexp '^client 1 connected from 127\.0\.0\.1:[0-9]+$'
+    assert_line --index 2 "client 1 disconnected"
+    server_stop
+}
+
+@test "step 1 (client table): clients are numbered from 1 in connection order, numbers never reused" {
+    server_start_ready 0
+    talk send 'a\n' expect 'OK 1 bytes 1 chars' connect two close use 1 close
+    wait_for_output server '^client 1 disconnected$'
+    wait_for_output server '^client 2 disconnected$'
+    talk send 'b\n' expect 'OK 1 bytes 1 chars'
+    wait_for_output server '^client 3 disconnected$'
+    run grep -E '^client [0-9]+ (connected|disconnected)' "$LOGS/server.out"
+    assert_line --index 0 --regexp '^client 1 connected from '
+    assert_line --index 1 --regexp '^client 2 connected from '
+    assert_line --index 4 --regexp '^client 3 connected from '
+    run grep -E '^client [0-9]+: ' "$LOGS/server.out"
+    assert_output $'client 1: a\nclient 3: b'
+    server_stop
+}
+
+@test "step 1 (client table): -q and --quiet print no line per client or message" {
+    for option in -q --quiet; do
+        rm -f "$LOGS/server.out" # so that the last server's port is not read
+        server_start_ready "$option" 0
+        talk send 'hello\n' expect 'OK 5 bytes 5 chars' connect two send 'fin\n' expect 'bye' expect-eof
+        server_stop
+        expect_equal "output of server $option" $'listening on port '"$PORT"$'\nserver stopped' \
+            "$(cat "$LOGS/server.out")"
+    done
+}
+
+# ---- step 2: the select() loop -------------------------------------------
+
+@test "step 2 (select loop): three clients interleaved, each answered, the log in order" {
+    server_start_ready 0
+    talk send 'hello\n' expect 'OK 5 bytes 5 chars' \
+        connect b send 'hello\n' expect 'OK 5 bytes 5 chars' \
+        connect c send 'hi\n' expect 'OK 2 bytes 2 chars' \
+        use 1 send 'again\n' expect 'OK 5 bytes 5 chars' \
+        use c send 'fin\n' expect 'bye' expect-eof \
+        use b send 'still here\n' expect 'OK 10 bytes 10 chars' shut-write expect-eof \
+        use 1 send 'last\n' expect 'OK 4 bytes 4 chars' reset
+    wait_for_output server '^client 1 disconnected$'
+    expect_equal "the server's log" "listening on port $PORT
+client 1 connected from 127.0.0.1:PORT
+client 1: hello
+client 2 connected from 127.0.0.1:PORT
+client 2: hello
+client 3 connected from 127.0.0.1:PORT
+client 3: hi
+client 1: again
+client 3: fin
+client 3 disconnected
+client 2: still here
+client 2 disconnected
+client 1: last
+client 1 disconnected" "$(server_log)"
+    server_stop
+}
+
+@test "step 2 (select loop): a client that connects while others are connected is served at once" {
+    server_start_ready 0
+    talk connect b connect c connect d send 'late\n' expect-within "$SOON" 'OK 4 bytes 4 chars' \
+        use b send 'b\n' expect-within "$SOON" 'OK 1 bytes 1 chars'
+    server_stop
+}
+
+@test "step 2 (select loop): idle with ten clients connected, the server neither wakes up nor uses CPU (< 50 ms in 2 s)" {
+    needs_proc
+    server_start_ready 0
+    local script=(send 'hello\n' expect 'OK 5 bytes 5 chars') i
+    for i in 2 3 4 5 6 7 8 9 10; do
+        script+=(connect "c$i" send 'hello\n' expect 'OK 5 bytes 5 chars')
+    done
+    script+=(timeout $((10 * SCALE)))
+    for i in 1 c2 c3 c4 c5 c6 c7 c8 c9 c10; do script+=(use "$i" expect-eof); done
+    peer_start ten "${script[@]}"
+    wait_for_output server '^client 10: hello$'
+    local before after wakes_before wakes_after
+    before=$(cpu_ms server) wakes_before=$(proc_status server voluntary_ctxt_switches)
+    # This wait is the measurement itself (2 s of idleness), not a wait for
+    # an event: a server that polls with a timeout, or spins, uses CPU here
+    # and wakes up (each wake-up after sleeping is a voluntary context switch).
+    sleep 2
+    after=$(cpu_ms server) wakes_after=$(proc_status server voluntary_ctxt_switches)
+    echo "# idle server, ten clients, 2 s: $((after - before)) ms of CPU, $((wakes_after - wakes_before)) wake-ups" >&3
+    ((after - before < 50)) ||
+        fail "the server used $((after - before)) ms of CPU in 2 s while its ten clients were silent: select() must wait without a timeout"
+    ((wakes_after - wakes_before <= 2)) ||
+        fail "the server woke up $((wakes_after - wakes_before)) times in 2 s while its ten clients were silent: select() must wait without a timeout"
+    server_stop
+    peer_wait ten
+}
+
+@test "step 2 (select loop): 1000 clients at once, each answered (CPU time and memory printed)" {
+    needs_descriptors 1100
+    server_start_ready 0
+    crowd_start
+    crowd open 1000
+    crowd_hello 1 1000
+    expect_equal "connections served (refused: $REFUSED_LIST)" 1000 "$SERVED"
+    crowd_hello 1 1000
+    expect_equal "connections served a second time (refused: $REFUSED_LIST)" 1000 "$SERVED"
+    if [[ -r /proc/${LAB_PID[server]}/status ]]; then
+        echo "# 1000 clients, 2000 lines: server CPU $(cpu_ms server) ms, VmHWM $(proc_status server VmHWM) kB" >&3
+    fi
+    server_stop
+    crowd expect-eof 1 1000
+}
+
+# ---- step 3: reading a client ----------------------------------------------
+
+@test "step 3 (reading): several lines in one packet are all answered before select() waits again" {
+    server_start_ready 0
+    talk send 'one\ntwo\nthree\n' expect-within "$SOON" 'OK 3 bytes 3 chars' \
+        expect-within "$SOON" 'OK 3 bytes 3 chars' expect-within "$SOON" 'OK 5 bytes 5 chars'
+    wait_for_output server '^client 1: three$'
+    run grep '^client 1: ' "$LOGS/server.out"
+    assert_output $'client 1: one\nclient 1: two\nclient 1: three'
+    server_stop
+}
+
+@test "step 3 (reading): a line in pieces, cut inside a character, is answered once, when complete" {
+    server_start_ready 0
+    talk pieces 3 20 'Caf\xc3\xa9 cr\xc3\xa8me\n' expect 'OK 12 bytes 10 chars' expect-silence 100
+    run grep -c '^client 1: ' "$LOGS/server.out"
+    assert_output 1
+    server_stop
+}
+
+@test "step 3 (reading): lab02's answers: byte and character counts, NUL, \\r\\n, printed 'client K: <line>'" {
+    server_start_ready 0
+    talk send 'Caf\xc3\xa9\n' expect 'OK 5 bytes 4 chars' \
+        send 'a\0b\n' expect 'OK 3 bytes 3 chars' \
+        send 'hello\r\n' expect 'OK 5 bytes 5 chars' \
+        send '\xf0\x9f\x98\x80\n' expect 'OK 4 bytes 1 chars' \
+        send '\n' expect 'OK 0 bytes 0 chars'
+    wait_for_output server '^client 1: $'
+    # The NUL byte is shown as @ (a shell string cannot hold it).
+    expect_equal "the server's lines" $'client 1: Café\nclient 1: a@b\nclient 1: hello\nclient 1: 😀\nclient 1: ' \
+        "$(grep -a '^client 1: ' "$LOGS/server.out" | tr '\0' '@')"
+    server_stop
+}
+
+@test "step 3 (reading): lab02's answers: invalid UTF-8 gives the offset, the connection goes on" {
+    server_start_ready 0
+    talk send 'ab\xe0\x80\n' expect 'ERR invalid UTF-8 at byte 2' \
+        send 'caf\xe9\n' expect 'ERR invalid UTF-8 at byte 3' \
+        send '\xed\xa0\x80\n' expect 'ERR invalid UTF-8 at byte 0' \
+        send '\xc0\xaf\n' expect 'ERR invalid UTF-8 at byte 0' \
+        send 'x\xf4\x90\x80\x80\n' expect 'ERR invalid UTF-8 at byte 1' \
+        send 'ok\n' expect 'OK 2 bytes 2 chars'
+    wait_for_output server '^client 1: ok$'
+    run grep -ac '^client 1: ' "$LOGS/server.out"
+    assert_output 1
+    server_stop
+}
+
+@test "step 3 (reading): lab02's answers: 65536 bytes accepted, a longer line refused, then the next line" {
+    server_start_ready 0
+    talk repeat 65536 'a' send '\n' expect 'OK 65536 bytes 65536 chars' \
+        repeat 70000 'b' send '\n' expect 'ERR line too long' \
+        send 'next\n' expect 'OK 4 bytes 4 chars' expect-silence 100
+    server_stop
+}
+
+@test "step 3 (reading): fin in any letter case ends only that client's session" {
+    server_start_ready 0
+    talk connect other send 'hello\n' expect 'OK 5 bytes 5 chars' \
+        use 1 send 'fin\nnot answered\n' expect 'bye' expect-eof \
+        connect second send 'FIN\n' expect 'bye' expect-eof \
+        connect third send 'Fin\n' expect 'bye' expect-eof \
+        use other send 'still here\n' expect 'OK 10 bytes 10 chars'
+    wait_for_output server '^client 2 disconnected$'
+    run grep -c '^client [134] disconnected$' "$LOGS/server.out"
+    assert_output 3
+    run grep -c 'not answered' "$LOGS/server.out"
+    assert_output 0
+    talk send 'new client\n' expect 'OK 10 bytes 10 chars'
+    server_stop
+}
+
+@test "step 3 (reading): end of file: the lines before it are answered, then 'client K disconnected'" {
+    server_start_ready 0
+    talk connect other \
+        use 1 send 'a\nb\npartial' shut-write expect 'OK 1 bytes 1 chars' expect 'OK 1 bytes 1 chars' expect-eof \
+        use other send 'hello\n' expect 'OK 5 bytes 5 chars'
+    wait_for_output server '^client 1 disconnected$'
+    talk send 'after\n' expect 'OK 5 bytes 5 chars'
+    wait_for_output server '^client 3: after$'
+    server_stop
+}
+
+@test "step 3 (reading): a connection reset: 'client K disconnected', the server goes on" {
+    server_start_ready 0
+    talk connect other send 'hello\n' expect 'OK 5 bytes 5 chars' \
+        use 1 send 'half a li' reset \
+        use other send 'again\n' expect 'OK 5 bytes 5 chars'
+    wait_for_output server '^client 1 disconnected$'
+    talk send 'after\n' expect 'OK 5 bytes 5 chars'
+    server_stop
+}
+
+@test "step 3 (reading): a client holding half a line does not delay another" {
+    server_start_ready 0
+    talk send 'half a li' connect b send 'hello\n' expect-within "$SOON" 'OK 5 bytes 5 chars' \
+        use 1 pause 100 send 'ne\n' expect-within "$SOON" 'OK 11 bytes 11 chars' \
+        use b send 'bye now\n' expect-within "$SOON" 'OK 7 bytes 7 chars'
+    wait_for_output server '^client 2: bye now$'
+    run grep '^client [12]: ' "$LOGS/server.out"
+    assert_output $'client 2: hello\nclient 1: half a line\nclient 2: bye now'
+    server_stop
+}
+
+# ---- step 4: the answer queue -----------------------------------------------
+
+@test "step 4 (answer queue): a client that never reads does not delay another; it is dropped past the bound" {
+    server_start_ready 0
+    # The non-reader: a crowd of one connection with a small receive buffer,
+    # that sends lines and never reads their answers.
+    crowd_start
+    crowd open 1 4096
+    crowd flood 1 20000 'x\n'
+    local first=$CROWD_RESULT second=""
+    wait_for_output server '^client 1: x$'
+    talk send 'hello\n' expect-within "$SOON" 'OK 5 bytes 5 chars'
+    # Another client pings every 50 ms while the non-reader sends 1,000,000
+    # more lines (19 MB of answers, far past any sensible bound).
+    local pings=() i
+    for i in $(seq 16); do pings+=(send 'ping\n' expect-within "$SOON" 'OK 4 bytes 4 chars' pause 50); done
+    peer_start pinger "${pings[@]}"
+    if [[ $first != *dropped* ]]; then
+        crowd flood 1 1000000 'x\n'
+        second=$CROWD_RESULT
+    fi
+    peer_wait pinger
+    # The system's buffers may have taken all the lines: the server then
+    # drops the client while it works through them.
+    if [[ $first != *dropped* && $second != *dropped* ]]; then
+        crowd wait-drop 1
+    fi
+    wait_for_output server '^client 1 disconnected$'
+    talk send 'after\n' expect-within "$SOON" 'OK 5 bytes 5 chars'
+    if [[ -r /proc/${LAB_PID[server]}/status ]]; then
+        local rss hwm bound=$((16 * 1024))
+        rss=$(proc_status server VmRSS) hwm=$(proc_status server VmHWM)
+        echo "# after the non-reader: server VmRSS $rss kB, VmHWM $hwm kB" >&3
+        # The sanitizers add shadow memory; Valgrind's own memory is most of
+        # the process, so there the number says nothing about the server.
+        [[ -n ${SANITIZE:-} ]] && bound=$((64 * 1024))
+        if [[ ${VALGRIND:-0} == 1 ]]; then
+            echo "# (memory not checked under Valgrind: most of it is Valgrind's)" >&3
+        elif ((hwm > bound)); then
+            fail "the server's memory reached $hwm kB (VmHWM, bound $bound kB): the answers waiting for a client that does not read must be bounded"
+        fi
+    fi
+    server_stop
+}
+
+@test "step 4 (answer queue): clients that leave without reading their answers do not kill the server (SIGPIPE)" {
+    server_start_ready 0
+    # Each of twelve clients sends a line, then end of file and a reset at
+    # once: the server answers the line on a connection already reset after
+    # its end of file, and send() fails with EPIPE (SIGPIPE if not ignored).
+    local script=() i
+    for i in $(seq 12); do
+        script+=(connect "c$i" send 'a\n' expect 'OK 1 bytes 1 chars' send 'b\n' shut-write reset)
+    done
+    run timeout -k 2 "$T_RUN" "$PEER" -t "$T_WAIT" 127.0.0.1 "$PORT" "${script[@]:2}" 3>&- 4>&-
+    if ! is_running server; then
+        wait_exit server "$T_STOP"
+        server_check_end server 0 "while clients left without reading their answers"
+    fi
+    wait_for_output server '^client 12 disconnected$'
+    talk send 'hello\n' expect 'OK 5 bytes 5 chars'
+    server_stop
+}
+
+# ---- step 5: new connections ----------------------------------------------
+
+@test "step 5 (new connections): out of descriptors (EMFILE): 'ERR server full', the others served, no spin, then served again" {
+    needs_proc
+    server_start_limited 64 0
+    server_wait_ready
+    crowd_start
+    crowd open 80
+    if [[ ${VALGRIND:-0} == 1 ]]; then
+        # Valgrind keeps descriptors above the limit for itself: when accept()
+        # gets one of those, Valgrind closes the connection and returns EMFILE,
+        # so that connection sees end of file without "ERR server full".
+        crowd_hello --allow-closed 1 80
+        echo "# (Valgrind closed $CLOSED_LIST itself: accepted as refused)" >&3
+        REFUSED=$((REFUSED + CLOSED))
+    else
+        crowd_hello 1 80
+    fi
+    echo "# ulimit -n 64: served $SERVED_LIST, refused $REFUSED_LIST" >&3
+    ((SERVED >= 30)) || fail "only $SERVED of 80 connections were served under ulimit -n 64 (served: $SERVED_LIST)"
+    ((REFUSED >= 1)) || fail "no connection was refused: 80 connections cannot fit in 64 descriptors"
+    local full=$SERVED
+    expect_equal "the connections served" "1-$full" "$SERVED_LIST"
+    # The first ones are still served while the server is full.
+    crowd_hello 1 "$full"
+    expect_equal "connections still served while full" "1-$full" "$SERVED_LIST"
+    local before after
+    before=$(cpu_ms server)
+    # This wait measures idleness while full (no event is awaited): a server
+    # whose listening socket stays readable without being served spins here.
+    sleep 0.5
+    after=$(cpu_ms server)
+    echo "# full server, 0.5 s: $((after - before)) ms of CPU" >&3
+    ((after - before < 100)) ||
+        fail "the server used $((after - before)) ms of CPU in 0.5 s while full: it spins"
+    # Ten leave; once the server has closed them, new clients are served.
+    crowd leave 1 10
+    crowd open 5
+    crowd_hello 81 85
+    expect_equal "new connections served after ten left (refused: $REFUSED_LIST)" 5 "$SERVED"
+    crowd_hello 11 "$full"
+    expect_equal "the first ones still served (refused: $REFUSED_LIST)" $((full - 10)) "$SERVED"
+    server_stop
+}
+
+@test "step 5 (new connections): descriptors from FD_SETSIZE on get 'ERR server full' (built with _FORTIFY_SOURCE)" {
+    needs_descriptors 1200
+    # A copy built with FORTIFY's FD_SET check, which aborts on fd >= 1024.
+    local copy="$BATS_TEST_TMPDIR/fortified"
+    cp -R "$LAB_DIR" "$copy"
+    run make -s -B -C "$copy" EXTRA_CFLAGS='-O2 -D_FORTIFY_SOURCE=2'
+    assert_success
+    LAB_DIR=$copy
+    server_start_limited 1100 0
+    server_wait_ready
+    crowd_start
+    crowd open 1050
+    crowd_hello 1 1050
+    echo "# ulimit -n 1100: served $SERVED_LIST, refused $REFUSED_LIST" >&3
+    local full=$SERVED
+    ((full >= 1000)) || fail "only $full of 1050 connections were served (served: $SERVED_LIST)"
+    ((full < 1024)) || fail "$full connections were served: select() cannot watch descriptors from FD_SETSIZE (1024) on"
+    expect_equal "the connections served" "1-$full" "$SERVED_LIST"
+    crowd_hello 1 "$full"
+    expect_equal "connections still served" "1-$full" "$SERVED_LIST"
+    crowd leave 1 1
+    crowd open 1
+    crowd_hello 1051 1051
+    expect_equal "a new connection after one left" 1 "$SERVED"
+    server_stop
+    crowd expect-eof 2 "$full"
+}
+
+# ---- step 6: stopping ----------------------------------------------------
+
+@test "step 6 (stopping): SIGTERM right after the listening line, five times in a row" {
+    for _ in 1 2 3 4 5; do
+        rm -f "$LOGS/server.out" # so that the last server's port is not read
+        server_start_ready 0
+        server_stop --signal TERM
+    done
+}
+
+@test "step 6 (stopping): SIGTERM with clients connected: they see end of file, the server stops" {
+    server_start_ready 0
+    peer_start clients send 'hello\n' expect 'OK 5 bytes 5 chars' timeout $((10 * SCALE)) \
+        connect half send 'half a li' connect idle \
+        use 1 expect-eof use half expect-eof use idle expect-eof
+    wait_for_output server '^client 3 connected'
+    server_stop --signal TERM
+    peer_wait clients
+}
+
+@test "step 6 (stopping): SIGINT with a client that does not read its answers: the server stops at once" {
+    server_start_ready 0
+    peer_start other send 'hello\n' expect 'OK 5 bytes 5 chars' timeout $((10 * SCALE)) expect-eof
+    wait_for_output server '^client 1: hello$'
+    crowd_start
+    crowd open 1 4096
+    crowd flood 1 20000 'x\n'
+    wait_for_output server '^client 2: x$'
+    server_stop --signal INT
+    peer_wait other
+    crowd wait-drop 1
+}
+
+# ---- step 7: the client --------------------------------------------------
+
+@test "step 7 (client): sends each line at once, without waiting for answers" {
+    # The scripted server reads two lines before it answers anything.
+    listener_start server expect 'one' expect 'two' send 'OK\n' send 'OK\n' expect-eof close
+    client_run 127.0.0.1 "$PORT" <<<$'one\ntwo'
+    assert_success
+    expect_equal "client's output" $'connected to 127.0.0.1:'"$PORT"$'\nOK\nOK' "$output"
+    peer_wait server
+}
+
+@test "step 7 (client): prints what the server sends while standard input is idle" {
+    listener_start server send 'news\n' expect 'thanks' send 'OK\n' expect-eof close
+    client_start 127.0.0.1 "$PORT"
+    # Nothing typed yet: the line must show while the client waits for input.
+    wait_for_output client '^news$'
+    client_type 'thanks\n'
+    wait_for_output client '^OK$'
+    client_end_input
+    client_wait_exit
+    expect_equal "client's output" $'connected to 127.0.0.1:'"$PORT"$'\nnews\nOK' "$(cat "$LOGS/client.out")"
+    peer_wait server
+}
+
+@test "step 7 (client): the server closes while stdin is open: 'connection closed by server', exit 0 at once" {
+    listener_start server expect 'hello' send 'OK\n' close
+    client_start 127.0.0.1 "$PORT"
+    client_type 'hello\n'
+    client_wait_exit
+    expect_equal "client's output" $'connected to 127.0.0.1:'"$PORT"$'\nOK\nconnection closed by server' \
+        "$(cat "$LOGS/client.out")"
+    peer_wait server
+}
+
+@test "step 7 (client): the server resets while stdin is open: 'connection closed by server', exit 0 at once" {
+    listener_start server expect 'hello' reset
+    client_start 127.0.0.1 "$PORT"
+    client_type 'hello\n'
+    client_wait_exit
+    expect_equal "client's output" $'connected to 127.0.0.1:'"$PORT"$'\nconnection closed by server' \
+        "$(cat "$LOGS/client.out")"
+    peer_wait server
+}
+
+@test "step 7 (client): after fin answered bye it half-closes and exits 0, without the closed message" {
+    # Standard input stays open: fin alone ends the session; what follows it
+    # is not sent (the scripted server expects end of file right after fin).
+    listener_start server expect 'hello' send 'OK\n' expect 'fin' send 'bye\n' expect-eof close
+    client_start 127.0.0.1 "$PORT"
+    client_type 'hello\nfin\nnot sent\n'
+    client_wait_exit
+    expect_equal "client's output" $'connected to 127.0.0.1:'"$PORT"$'\nOK\nbye' "$(cat "$LOGS/client.out")"
+    peer_wait server
+}
+
+@test "step 7 (client): after end of input it half-closes, prints the answers still coming, exits 0" {
+    listener_start server expect 'hello' expect-eof send 'OK\n' send 'late news\n' close
+    client_run 127.0.0.1 "$PORT" <<<"hello"
+    assert_success
+    expect_equal "client's output" $'connected to 127.0.0.1:'"$PORT"$'\nOK\nlate news' "$output"
+    peer_wait server
+}
+
+@test "step 7 (client): --latin1 converts what is typed to UTF-8 and the answers back" {
+    listener_start server expect 'Caf\xc3\xa9' send 'OK caf\xc3\xa9 \xe2\x82\xac\n' expect-eof close
+    client_run --latin1 127.0.0.1 "$PORT" < <(printf 'Caf\xe9\n')
+    assert_success
+    expect_equal "client's output" $'connected to 127.0.0.1:'"$PORT"$'\nOK caf\xe9 ?' "$output"
+    peer_wait server
+}
+
+@test "step 7 (client): the client and the lab's server, until bye" {
+    server_start_ready 0
+    peer_start other send 'first\n' expect 'OK 5 bytes 5 chars' timeout $((10 * SCALE)) expect-eof
+    wait_for_output server '^client 1: first$'
+    client_run 127.0.0.1 "$PORT" <<<$'hello\nCafé au lait\nfin\nnever sent'
+    assert_success
+    expect_equal "client's output" \
+        $'connected to 127.0.0.1:'"$PORT"$'\nOK 5 bytes 5 chars\nOK 13 bytes 12 chars\nbye' "$output"
+    expect_equal "client's stderr" "" "$stderr"
+    wait_for_output server '^client 2 disconnected$'
+    run grep '^client 2: ' "$LOGS/server.out"
+    expect_equal "what the server received" $'client 2: hello\nclient 2: Café au lait\nclient 2: fin' "$output"
+    server_stop
+    peer_wait other
+}
