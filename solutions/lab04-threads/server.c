@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -102,38 +103,40 @@ static long parse_port(const char *text)
  * (shutdown() wakes its reader, which then leaves). Any thread may call. */
 static void queue_append(struct client *client, const char *bytes, size_t len)
 {
-    size_t capacity;
+    size_t needed, capacity;
     char *grown;
+    int wake_writer;
 
     pthread_mutex_lock(&client->lock);
     if (client->dropped || client->closing) {
         pthread_mutex_unlock(&client->lock);
         return;
     }
-    if (client->queued + len > QUEUE_LIMIT) {
-        client->dropped = 1;
-        shutdown(client->fd, SHUT_RDWR);
-    } else {
-        if (client->queued + len > client->capacity) {
-            capacity = client->capacity == 0 ? 4096 : client->capacity;
-            while (capacity < client->queued + len)
-                capacity *= 2;
-            grown = realloc(client->queue, capacity);
-            if (grown == NULL) {
-                client->dropped = 1;
-                shutdown(client->fd, SHUT_RDWR);
-                pthread_cond_signal(&client->wake);
-                pthread_mutex_unlock(&client->lock);
-                return;
-            }
+    /* The writer sleeps only on an empty queue: otherwise it is sending and
+     * looks at the queue again before sleeping, no need to wake it. */
+    wake_writer = client->queued == 0;
+    needed = client->queued + len;
+    if (needed > client->capacity && needed <= QUEUE_LIMIT) {
+        capacity = client->capacity == 0 ? 4096 : client->capacity;
+        while (capacity < needed)
+            capacity *= 2;
+        grown = realloc(client->queue, capacity);
+        if (grown != NULL) {
             client->queue = grown;
             client->capacity = capacity;
         }
-        memcpy(client->queue + client->queued, bytes, len);
-        client->queued += len;
     }
-    pthread_cond_signal(&client->wake);
+    if (needed > client->capacity) { /* past the bound, or out of memory */
+        client->dropped = 1;
+        shutdown(client->fd, SHUT_RDWR);
+        wake_writer = 1;
+    } else {
+        memcpy(client->queue + client->queued, bytes, len);
+        client->queued = needed;
+    }
     pthread_mutex_unlock(&client->lock);
+    if (wake_writer)
+        pthread_cond_signal(&client->wake);
 }
 
 /* Sends bytes to every client in the table but one (except may be NULL).
@@ -356,10 +359,13 @@ static int start_client(int fd, const struct sockaddr_in *peer, const pthread_at
     struct client *client = malloc(sizeof *client);
     char ip[INET_ADDRSTRLEN];
     sigset_t stop_signals, old_mask;
-    int error;
+    int error, yes = 1;
 
     if (client == NULL)
         return -1;
+    /* Our writer sends whole batches: no need for Nagle's algorithm to
+     * gather small writes, and a chat line must not wait 40 ms for an ACK. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
     client->fd = fd;
     client->next = NULL;
     client->queue = NULL;
