@@ -35,6 +35,17 @@ static void print_usage(FILE *out, const char *program)
             program, DEFAULT_HOST, DEFAULT_PORT);
 }
 
+/* Returns 1 if -h or --help is among the arguments, wherever it is. */
+static int wants_help(int argc, char *argv[])
+{
+    int i;
+
+    for (i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    return 0;
+}
+
 /* Returns 1 if text is a port number from 1 to 65535. */
 static int is_valid_port(const char *text)
 {
@@ -168,7 +179,7 @@ int main(int argc, char *argv[])
     FILE *from_server;
     int server_fd;
 
-    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+    if (wants_help(argc, argv)) {
         print_usage(stdout, argv[0]);
         return 0;
     }
