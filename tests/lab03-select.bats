@@ -206,6 +206,7 @@ server_log() {
     expect_equal "server's stderr" "bind: Address already in use" "$(cat "$LOGS/server.err")"
     expect_equal "server's exit status" 1 "$EXIT_STATUS"
     expect_equal "server's stdout" "" "$(cat "$LOGS/server.out")"
+    check_tool_logs server
 }
 
 # ---- step 1: the per-client record and table ----------------------------

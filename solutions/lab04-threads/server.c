@@ -580,9 +580,14 @@ int main(int argc, char *argv[])
     }
     table.wake_fd = wake_pipe[1];
     listen_fd = open_listener(port);
-    if (listen_fd == -1 || (port = local_port(listen_fd)) == -1) {
-        if (listen_fd != -1)
-            fprintf(stderr, "getsockname: %s\n", strerror(errno));
+    if (listen_fd != -1 && (port = local_port(listen_fd)) == -1) {
+        fprintf(stderr, "getsockname: %s\n", strerror(errno));
+        close(listen_fd);
+        listen_fd = -1;
+    }
+    if (listen_fd == -1) {
+        close(wake_pipe[0]);
+        close(wake_pipe[1]);
         return 1;
     }
     printf("listening on port %ld\n", port);

@@ -1,0 +1,710 @@
+/* lab04 server: a chat relay with threads. Each client has a reader thread
+ * (its lines, relayed to every other client) and a writer thread (its own
+ * bounded queue, sent in one go), so a client that stops reading never
+ * stalls the others: past the bound it is dropped. The table of clients is
+ * shared, under a mutex. Signals reach the main thread only, by a self-pipe.
+ * Left out on purpose: a thread pool or an event loop (see the README).
+ *
+ * This is the skeleton: lab03's modules, the command line, the listening
+ * socket, the main thread's poll() loop, the signal set-up, the structs and
+ * main() are given, and each "TODO step N" is yours to write: steps 1 to 6
+ * here, step 7 in client.c. README.md explains every step; the tests named
+ * "step N" check it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "linebuf.h"
+#include "net.h"
+#include "utf8.h"
+
+#define DEFAULT_PORT 12800              /* the course's port */
+#define BACKLOG SOMAXCONN               /* many clients may connect at once */
+#define QUEUE_LIMIT (4 * 1024 * 1024)   /* unread bytes before a client is dropped */
+#define THREAD_STACK (256 * 1024)       /* our threads need little stack */
+#define NAME_SIZE 32                    /* "client-K" */
+#define ANSWER_SIZE 64                  /* "ERR invalid UTF-8 at byte I\n" */
+
+/* One connected client and its two threads. */
+struct client {
+    int fd;
+    char name[NAME_SIZE];
+    char address[INET_ADDRSTRLEN + 8];  /* "IP:PORT" */
+    pthread_t reader, writer;
+    struct client *next;                /* in the table, then in the finished list */
+    /* The outgoing queue, guarded by lock: the writer sends it. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;                /* something queued, or time to stop */
+    char *queue;
+    size_t queued, capacity;
+    int closing;                        /* the writer sends what is queued, then stops */
+    int dropped;                        /* the connection is dead: stop at once */
+    struct linebuf lines;               /* used by the reader thread only */
+};
+
+/* Everything the threads share, guarded by lock (but wake_fd and quiet,
+ * which never change once threads exist). */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;             /* a reader thread finished */
+    struct client *clients;             /* connected, in the relay */
+    struct client *finished;            /* threads done, to be joined */
+    unsigned long running;              /* reader threads not finished yet */
+    unsigned long next_number;
+    int stopping;
+    int quiet;
+    int wake_fd;                        /* write end of the main thread's pipe */
+} table = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 0, -1 };
+
+/* The main thread's self-pipe: a signal or a finished thread wakes poll(). */
+static int wake_pipe[2] = { -1, -1 };
+
+/* Stops the program where a step is still to be written. Delete the call
+ * once you have written the step. (The "(void)name;" lines next to each call
+ * only keep the compiler quiet about names nothing uses yet: delete them too.)
+ * Once every step is written, delete this function as well. exit() ends the
+ * whole process, every thread with it; the mutex, never unlocked, makes a
+ * second thread that reaches a TODO meanwhile wait for that end instead of
+ * calling exit() at the same time (exit() is not thread-safe). */
+static void todo(int step, const char *what)
+{
+    static pthread_mutex_t first = PTHREAD_MUTEX_INITIALIZER;
+
+    pthread_mutex_lock(&first);
+    fprintf(stderr, "TODO step %d: %s (see README.md, step %d)\n", step, what, step);
+    exit(3);
+}
+
+/* SIGINT/SIGTERM, in the main thread only: write 's' to the pipe. */
+static void on_stop_signal(int signo)
+{
+    int saved_errno = errno;
+    ssize_t written = write(wake_pipe[1], "s", 1);
+
+    (void)signo;
+    (void)written; /* a full pipe already holds a wake-up */
+    errno = saved_errno;
+}
+
+/* Prints how to run the program on stream out. */
+static void print_usage(FILE *out, const char *program)
+{
+    fprintf(out, "usage: %s [-q] [PORT]   (PORT 0-65535, default %d; 0 = any free port)\n",
+            program, DEFAULT_PORT);
+}
+
+/* Parses a port number from 0 to 65535. Returns it, or -1 if text is not one. */
+static long parse_port(const char *text)
+{
+    char *end;
+    long port;
+
+    if (*text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    port = strtol(text, &end, 10);
+    if (errno != 0 || *end != '\0' || port > 65535)
+        return -1;
+    return port;
+}
+
+/* Appends len bytes to the client's queue and wakes its writer. A client
+ * whose unread bytes would pass QUEUE_LIMIT does not read: it is dropped
+ * (shutdown() wakes its reader, which then leaves). Any thread may call. */
+static void queue_append(struct client *client, const char *bytes, size_t len)
+{
+    size_t needed, capacity;
+    char *grown;
+    int wake_writer;
+
+    /* TODO step 1 (README step 1): append to the queue under client->lock,
+     * the lock of this one queue: the reader threads of other clients call
+     * this function too, and the writer takes the queue away meanwhile.
+     *  - pthread_mutex_lock(&client->lock). A client already dropped or
+     *    closing takes nothing more: unlock and return.
+     *  - wake_writer = (queued == 0): the writer sleeps only on an empty
+     *    queue. If bytes are waiting, it is sending them and looks at the
+     *    queue again before it sleeps: no need to wake it.
+     *  - needed = queued + len. If it passes capacity but not QUEUE_LIMIT,
+     *    grow queue with realloc() to a new capacity: 4096 the first time
+     *    (capacity 0, queue NULL: realloc(NULL, n) is malloc(n)), the old
+     *    one otherwise, doubled until it holds needed. Keep realloc()'s
+     *    result in grown and check it before it replaces queue (on NULL the
+     *    old block is still there, and freed with the client).
+     *  - Still needed > capacity (past QUEUE_LIMIT, or out of memory): this
+     *    client does not read what it is sent; drop it. dropped = 1, and
+     *    shutdown(client->fd, SHUT_RDWR) (man 2 shutdown): its reader,
+     *    blocked in recv(), gets end of file and leaves; a send() of its
+     *    writer fails. Not close(): the reader still owns the descriptor,
+     *    and closes it once (step 5). The writer must hear of it: set
+     *    wake_writer too.
+     *  - Otherwise memcpy() the len bytes to queue + queued; queued = needed.
+     *  - Unlock, then, if wake_writer, pthread_cond_signal(&client->wake).
+     *    Signalling after the unlock is safe: the writer checks the queue
+     *    with the lock held before it sleeps (README, "condition
+     *    variables").
+     * Never call anything here that takes table.lock: the callers may hold
+     * it already (lock order: table.lock, then a client's lock). */
+    (void)client;
+    (void)bytes;
+    (void)len;
+    (void)needed;
+    (void)capacity;
+    (void)grown;
+    (void)wake_writer;
+    todo(1, "append to a client's queue, or drop it past QUEUE_LIMIT (queue_append)");
+}
+
+/* Sends bytes to every client in the table but one (except may be NULL).
+ * The caller holds table.lock, so the table cannot change meanwhile and
+ * every receiver gets the senders' batches in the same order. */
+static void send_to_others(const struct client *except, const char *bytes, size_t len)
+{
+    struct client *client;
+
+    /* TODO step 3 (README step 3): walk the list table.clients (client =
+     * client->next until NULL) and queue_append() the bytes to each client
+     * but except. No lock taken here: the caller holds table.lock, and
+     * queue_append() takes each receiver's own lock inside it. That is the
+     * lock order of the whole server: table.lock first, then a client's
+     * lock, never the other way round (README, "lock ordering"). */
+    (void)except;
+    (void)bytes;
+    (void)len;
+    (void)client;
+    (void)queue_append;
+    todo(3, "queue a message to every client but one (send_to_others)");
+}
+
+/* The writer thread: sends the whole queue in one go each time it wakes.
+ * It swaps the queue with its own buffer, so senders append to an empty
+ * queue while it sends without holding the lock. */
+static void *writer_main(void *arg)
+{
+    struct client *client = arg;
+    char *sending = NULL, *swap;
+    size_t sending_capacity = 0, swap_capacity, len;
+
+    /* TODO step 2 (README step 2): the writer's loop. It holds client->lock
+     * all the time but while it sends.
+     *  - pthread_mutex_lock(&client->lock), then loop for ever:
+     *  - Sleep while there is nothing to do: WHILE queued == 0 and neither
+     *    closing nor dropped, pthread_cond_wait(&client->wake,
+     *    &client->lock). It unlocks, sleeps, and locks again before it
+     *    returns. A while, not an if: a wait may end without a signal (a
+     *    spurious wake-up), so test again each time.
+     *  - If dropped (the connection is dead), or queued is still 0 (so the
+     *    client is closing and everything is sent): leave the loop.
+     *  - Swap the buffers, no copy: the queue (queue, capacity) becomes
+     *    yours to send (sending, sending_capacity), and the queue gets your
+     *    old buffer back, empty. swap and swap_capacity hold one side while
+     *    you move the other. len = queued, then queued = 0.
+     *  - Unlock, and send_all(client->fd, sending, len): the whole backlog
+     *    in ONE call, WITHOUT the lock. send() may wait as long as this
+     *    client does not read; the readers that append meanwhile must not
+     *    wait with it (they append to the other buffer).
+     *  - send_all() gives -1 (EPIPE, ECONNRESET: the client is gone): lock,
+     *    dropped = 1, shutdown(client->fd, SHUT_RDWR) (the reader, in
+     *    recv(), then leaves too), and leave the loop. Otherwise lock again
+     *    and loop.
+     *  - After the loop, the lock held: unlock, free(sending) (the other
+     *    buffer is the queue's, freed with the client), return NULL.
+     * The writer never closes the socket: the reader does, once it has
+     * joined the writer (step 5). */
+    (void)client;
+    (void)sending;
+    (void)swap;
+    (void)sending_capacity;
+    (void)swap_capacity;
+    (void)len;
+    todo(2, "the writer thread: wait, swap the queue, send it in one go (writer_main)");
+    return NULL;
+}
+
+/* Adds the client to the table: its welcome first, then everyone else
+ * hears that it joined. */
+static void join_table(struct client *client)
+{
+    char message[NAME_SIZE + 32];
+    int len;
+
+    /* TODO step 3 (README step 3): all of it under table.lock, in one go:
+     * while the lock is held, no other thread can relay a line, announce a
+     * join or a leave, or walk the table, so nobody hears of this client
+     * before its welcome is queued, and it hears of nobody before.
+     *  - pthread_mutex_lock(&table.lock). Put client at the head of the list
+     *    table.clients: client->next = table.clients; table.clients = client.
+     *  - If table.stopping: the main thread has already shut down every
+     *    socket of the table (step 6) and will not come back for this one.
+     *    shutdown(client->fd, SHUT_RDWR) yourself, so this client's reader
+     *    leaves at once; go on as usual.
+     *  - snprintf() "welcome client-K\n" (client->name) into message, len its
+     *    length, and queue_append() it to the client itself: its first line.
+     *  - snprintf() "* client-K joined\n" into message, and send_to_others()
+     *    it, client being the one left out.
+     *  - Unless table.quiet, print "client-K connected from IP:PORT" with
+     *    ONE printf() (client->address holds "IP:PORT").
+     *  - pthread_mutex_unlock(&table.lock). */
+    (void)client;
+    (void)message;
+    (void)len;
+    (void)send_to_others;
+    todo(3, "add a client to the table: welcome, joined, connected (join_table)");
+}
+
+/* Removes the client from the table; everyone else hears that it left. */
+static void leave_table(struct client *client)
+{
+    struct client **link;
+    char message[NAME_SIZE + 32];
+    int len;
+
+    /* TODO step 3 (README step 3): under table.lock, as join_table():
+     *  - Unlink client from table.clients. A pointer to a pointer avoids a
+     *    special case for the head of the list: link starts at
+     *    &table.clients and moves to &(*link)->next while *link != client;
+     *    then *link = client->next. (The client is in the list: join_table()
+     *    put it there.)
+     *  - Unless table.stopping (everyone is leaving then; nobody would read
+     *    it), snprintf() "* client-K left\n" into message and
+     *    send_to_others() it.
+     *  - Unless table.quiet, print "client-K disconnected".
+     *  - Unlock. */
+    (void)client;
+    (void)link;
+    (void)message;
+    (void)len;
+    (void)send_to_others;
+    todo(3, "remove a client from the table: left, disconnected (leave_table)");
+}
+
+/* Grows *batch to hold at least needed bytes. Returns 0, or -1. */
+static int reserve(char **batch, size_t *capacity, size_t needed)
+{
+    size_t bigger = *capacity == 0 ? 65536 : *capacity;
+    char *grown;
+
+    if (needed <= *capacity)
+        return 0;
+    while (bigger < needed)
+        bigger *= 2;
+    grown = realloc(*batch, bigger);
+    if (grown == NULL)
+        return -1;
+    *batch = grown;
+    *capacity = bigger;
+    return 0;
+}
+
+/* Reads one chunk and relays its complete lines: all of them in one batch,
+ * "client-K> <line>\n" each, one table lock, one append per receiver. A bad
+ * line is answered to its sender alone. Returns 0 to go on, -1 when the
+ * session ends (end of file, reset, shutdown, or "fin", answered "bye"). */
+static int relay_chunk(struct client *client, char **batch, size_t *capacity)
+{
+    const char *line;
+    size_t len, chars, error_at, batch_len = 0, prefix_len = strlen(client->name) + 2;
+    char answer[ANSWER_SIZE];
+    int result, answer_len, fin = 0;
+    ssize_t received;
+
+    /* TODO step 4 (README step 4): one read, then every complete line.
+     *  - received = linebuf_fill(&client->lines): ONE recv(), which waits for
+     *    this client only (this thread serves nobody else). 0 (end of file)
+     *    or -1 (a reset, or the shutdown() of a drop or of a stop): return
+     *    -1, the session is over.
+     *  - Then, while fin is not set and linebuf_next(&client->lines, &line,
+     *    &len) gives something other than LINEBUF_NONE (into result):
+     *    - LINEBUF_TOO_LONG: queue_append() "ERR line too long\n" (18 bytes)
+     *      to client, the sender, alone;
+     *    - a line that utf8_check() refuses: snprintf() "ERR invalid UTF-8
+     *      at byte I\n" (I = error_at, %zu) into answer, its length into
+     *      answer_len, and queue_append() it to the sender alone;
+     *    - "fin" in any letter case (len 3, strncasecmp()): set fin. What
+     *      follows it, even in the same chunk, is never relayed;
+     *    - any other line joins the batch: *batch holds batch_len bytes of
+     *      "client-K> <line>\n" lines. reserve() room for prefix_len + len + 1
+     *      more (-1: return -1), then memcpy() the name (prefix_len - 2
+     *      bytes), "> ", the len bytes of the line (not strlen(): a line may
+     *      hold a NUL byte) and put a '\n'.
+     *  - If batch_len > 0: pthread_mutex_lock(&table.lock) ONCE for the whole
+     *    batch; unless table.quiet, fwrite() the batch to stdout in ONE call
+     *    (one call, never mixed with another thread's lines: stdio locks the
+     *    stream for the length of a call); send_to_others() the batch; unlock.
+     *    One lock and one queue_append() per receiver for the whole chunk:
+     *    each sender's lines reach everyone whole, in order.
+     *  - If fin: queue_append() "bye\n" to the sender, return -1 (its writer
+     *    sends it before the connection closes). Otherwise return 0. */
+    (void)client;
+    (void)batch;
+    (void)capacity;
+    (void)line;
+    (void)len;
+    (void)chars;
+    (void)error_at;
+    (void)batch_len;
+    (void)prefix_len;
+    (void)answer;
+    (void)result;
+    (void)answer_len;
+    (void)fin;
+    (void)received;
+    (void)reserve;
+    (void)queue_append;
+    (void)send_to_others;
+    todo(4, "read a chunk, relay its lines in one batch (relay_chunk)");
+    return -1;
+}
+
+/* The reader thread: the client's whole life. Starts its writer, joins the
+ * table, relays until the session ends, leaves, lets the writer send what
+ * is left, then hands itself to the main thread to be joined and freed. */
+static void *reader_main(void *arg)
+{
+    struct client *client = arg;
+    char *batch = NULL;
+    size_t capacity = 0;
+    ssize_t written;
+
+    /* TODO step 5 (README step 5): the client's life, in this order.
+     *  - pthread_create(&client->writer, NULL, writer_main, client) (man 3
+     *    pthread_create). It returns 0 or an error number, not -1 and errno.
+     *    Not 0: print "pthread_create: no writer thread for client-K" on
+     *    stderr and skip the next four points, straight to free/close.
+     *  - join_table(client) (step 3): the welcome, the others hear of it.
+     *  - while (relay_chunk(client, &batch, &capacity) == 0) ; (step 4). The
+     *    batch buffer lives here: allocated once, reused chunk after chunk.
+     *  - leave_table(client) (step 3).
+     *  - Tell the writer to finish: lock client->lock, closing = 1,
+     *    pthread_cond_signal(&client->wake), unlock. It sends what is still
+     *    queued ("bye" among it), then returns. pthread_join(client->writer,
+     *    NULL) waits until it has.
+     *  - In every case: free(batch), then close(client->fd): only now, when
+     *    no thread of this client uses the descriptor any more.
+     *  - Hand yourself over to the main thread, under table.lock: push
+     *    client on the list table.finished (client->next is free: the table
+     *    no longer uses it), table.running--, and
+     *    pthread_cond_broadcast(&table.changed) (step 6 may wait for it).
+     *    Unlock, then write() one byte, 'r', to table.wake_fd (its result in
+     *    written, then (void)written): poll() wakes the main thread, which
+     *    joins this thread and frees the client (step 6). From the unlock
+     *    on, client may be freed at any moment: do not touch it.
+     *  - return NULL. */
+    (void)client;
+    (void)batch;
+    (void)capacity;
+    (void)written;
+    (void)writer_main;
+    (void)join_table;
+    (void)relay_chunk;
+    (void)leave_table;
+    todo(5, "the reader thread: writer, join, relay, leave, hand over (reader_main)");
+    return NULL;
+}
+
+/* Joins the threads that finished and frees their clients. Main thread. */
+static void reap_finished(void)
+{
+    struct client *client, *next;
+
+    /* TODO step 6 (README step 6): join and free the finished clients.
+     *  - Take the whole list at once: lock table.lock, client =
+     *    table.finished, table.finished = NULL, unlock. Then work on the
+     *    list without the lock: every relay would wait meanwhile.
+     *  - For each client of the list (keep client->next in next before you
+     *    free it): pthread_join(client->reader, NULL) (it has finished, or
+     *    is about to: it was writing its byte to the pipe), then
+     *    pthread_mutex_destroy() its lock, pthread_cond_destroy() its wake,
+     *    free() its queue and the client itself.
+     * Every thread is joined once: a thread that ended but was never joined
+     * keeps its stack until the process ends.
+     * Replace the whole body: the lines below are the skeleton's, so that
+     * the given stop (no client yet) works before this step is written. */
+    pthread_mutex_lock(&table.lock);
+    client = table.finished;
+    pthread_mutex_unlock(&table.lock);
+    if (client == NULL)
+        return; /* (the skeleton's: a stop signal, nothing to join) */
+    (void)next;
+    todo(6, "join the finished threads and free their clients (reap_finished)");
+}
+
+/* Creates a client for a new connection and starts its reader thread with
+ * SIGINT/SIGTERM blocked, so that only the main thread receives them.
+ * Returns 0, or -1 (the caller closes fd). */
+static int start_client(int fd, const struct sockaddr_in *peer, const pthread_attr_t *attributes)
+{
+    /* malloc, not calloc: the reader's 64 KiB are touched only as used. */
+    struct client *client = malloc(sizeof *client);
+    char ip[INET_ADDRSTRLEN];
+    sigset_t stop_signals, old_mask;
+    int error, yes = 1;
+
+    if (client == NULL)
+        return -1;
+    /* Our writer sends whole batches: no need for Nagle's algorithm to
+     * gather small writes, and a chat line must not wait 40 ms for an ACK. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+    client->fd = fd;
+    client->next = NULL;
+    client->queue = NULL;
+    client->queued = client->capacity = 0;
+    client->closing = client->dropped = 0;
+    pthread_mutex_init(&client->lock, NULL);
+    pthread_cond_init(&client->wake, NULL);
+    linebuf_init(&client->lines, fd);
+    inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
+    snprintf(client->address, sizeof client->address, "%s:%d", ip, ntohs(peer->sin_port));
+    pthread_mutex_lock(&table.lock);
+    snprintf(client->name, sizeof client->name, "client-%lu", ++table.next_number);
+    table.running++;
+    pthread_mutex_unlock(&table.lock);
+
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+    error = pthread_create(&client->reader, attributes, reader_main, client);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    if (error != 0) {
+        fprintf(stderr, "pthread_create: %s\n", strerror(error));
+        pthread_mutex_lock(&table.lock);
+        table.running--;
+        pthread_mutex_unlock(&table.lock);
+        pthread_mutex_destroy(&client->lock);
+        pthread_cond_destroy(&client->wake);
+        free(client);
+        return -1;
+    }
+    return 0;
+}
+
+/* Out of descriptors (EMFILE): the waiting connection would wake poll()
+ * again and again. Free the spare descriptor, accept the connection with it
+ * and close it at once, then take the spare back. Returns the new spare. */
+static int refuse_without_descriptors(int listen_fd, int spare_fd)
+{
+    int fd;
+
+    if (spare_fd != -1)
+        close(spare_fd);
+    fd = accept(listen_fd, NULL, NULL);
+    if (fd >= 0)
+        close(fd);
+    return open("/dev/null", O_RDONLY);
+}
+
+/* Creates the non-blocking listening socket on every local IPv4 address and
+ * the given port (0 = any). Returns it, or -1 after printing "call: reason". */
+static int open_listener(long port)
+{
+    struct sockaddr_in address;
+    int listen_fd;
+    int yes = 1;
+
+    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (listen_fd == -1) {
+        fprintf(stderr, "socket: %s\n", strerror(errno));
+        return -1;
+    }
+    if (setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) == -1) {
+        fprintf(stderr, "setsockopt: %s\n", strerror(errno));
+        close(listen_fd);
+        return -1;
+    }
+    memset(&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_ANY);
+    address.sin_port = htons((unsigned short)port);
+    if (bind(listen_fd, (struct sockaddr *)&address, sizeof address) == -1) {
+        fprintf(stderr, "bind: %s\n", strerror(errno));
+        close(listen_fd);
+        return -1;
+    }
+    if (listen(listen_fd, BACKLOG) == -1 || set_nonblocking(listen_fd) == -1) {
+        fprintf(stderr, "listen: %s\n", strerror(errno));
+        close(listen_fd);
+        return -1;
+    }
+    return listen_fd;
+}
+
+/* Returns the port a bound socket really uses, or -1 with errno set. */
+static int local_port(int fd)
+{
+    struct sockaddr_in address;
+    socklen_t address_len = sizeof address;
+
+    if (getsockname(fd, (struct sockaddr *)&address, &address_len) == -1)
+        return -1;
+    return ntohs(address.sin_port);
+}
+
+/* The main thread's loop: accept clients until a stop signal. poll()
+ * watches the listening socket and the pipe (signals, finished threads).
+ * poll() rather than lab03's select(): for two descriptors it reads simpler,
+ * and ThreadSanitizer delivers signals during poll() but not select(). */
+static void accept_clients(int listen_fd)
+{
+    pthread_attr_t attributes;
+    struct sockaddr_in peer;
+    socklen_t peer_len;
+    struct pollfd watched[2];
+    char wake_bytes[64];
+    ssize_t i, got;
+    int fd, stop = 0;
+    int spare_fd = open("/dev/null", O_RDONLY);
+
+    pthread_attr_init(&attributes);
+    pthread_attr_setstacksize(&attributes, THREAD_STACK);
+    watched[0].fd = wake_pipe[0];
+    watched[0].events = POLLIN;
+    watched[1].fd = listen_fd;
+    watched[1].events = POLLIN;
+    while (!stop) {
+        if (poll(watched, 2, -1) == -1) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "poll: %s\n", strerror(errno));
+            break;
+        }
+        if (watched[0].revents & POLLIN) {
+            while ((got = read(wake_pipe[0], wake_bytes, sizeof wake_bytes)) > 0)
+                for (i = 0; i < got; i++)
+                    if (wake_bytes[i] == 's')
+                        stop = 1;
+            reap_finished();
+        }
+        if (stop || !(watched[1].revents & POLLIN))
+            continue;
+        peer_len = sizeof peer;
+        fd = accept(listen_fd, (struct sockaddr *)&peer, &peer_len);
+        if (fd == -1) {
+            if (errno == EMFILE || errno == ENFILE)
+                spare_fd = refuse_without_descriptors(listen_fd, spare_fd);
+            else if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN && errno != EWOULDBLOCK)
+                fprintf(stderr, "accept: %s\n", strerror(errno));
+            continue;
+        }
+        if (start_client(fd, &peer, &attributes) == -1)
+            close(fd);
+    }
+    pthread_attr_destroy(&attributes);
+    if (spare_fd != -1)
+        close(spare_fd);
+}
+
+/* Wakes every reader (shutdown() makes a blocked recv() return; close()
+ * alone would not), waits until all have finished, and joins them. */
+static void stop_all_clients(void)
+{
+    struct client *client;
+
+    /* TODO step 6 (README step 6): stop every client, then join them all.
+     *  - Under table.lock: table.stopping = 1 (a client that joins the table
+     *    from now on shuts itself down: step 3), and shutdown(fd,
+     *    SHUT_RDWR) the socket of every client in table.clients. A reader
+     *    blocked in recv() wakes with end of file, a writer blocked in send()
+     *    fails, the client sees its end. Not close(): a recv() already
+     *    blocked on the descriptor stays blocked, and the number could be
+     *    reused. Not pthread_cancel(): a thread cancelled in the middle of
+     *    its work may hold a lock forever.
+     *  - Still under the lock, wait until no reader runs: while
+     *    table.running > 0, pthread_cond_wait(&table.changed, &table.lock).
+     *    (A reader still starting is counted in running; it is not in the
+     *    table yet, and finds stopping set when it joins.) Unlock.
+     *  - reap_finished(): join them all and free them.
+     * Replace the whole body: the lines below are the skeleton's, so that
+     * the given stop (no client yet) works before this step is written. */
+    pthread_mutex_lock(&table.lock);
+    if (table.running == 0) {
+        /* (the skeleton's: no reader runs, nothing to stop) */
+        pthread_mutex_unlock(&table.lock);
+        return;
+    }
+    pthread_mutex_unlock(&table.lock);
+    (void)client;
+    todo(6, "wake every reader with shutdown(), wait for them, join them (stop_all_clients)");
+}
+
+/* Creates the self-pipe (non-blocking ends), ignores SIGPIPE and installs
+ * the stop handler. Returns 0, or -1 with errno set. */
+static int install_signal_handlers(void)
+{
+    struct sigaction action;
+
+    if (pipe(wake_pipe) == -1)
+        return -1;
+    if (set_nonblocking(wake_pipe[0]) == -1 || set_nonblocking(wake_pipe[1]) == -1)
+        return -1;
+    memset(&action, 0, sizeof action);
+    sigemptyset(&action.sa_mask);
+    action.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &action, NULL) == -1)
+        return -1;
+    action.sa_handler = on_stop_signal;
+    if (sigaction(SIGINT, &action, NULL) == -1 || sigaction(SIGTERM, &action, NULL) == -1)
+        return -1;
+    return 0;
+}
+
+int main(int argc, char *argv[])
+{
+    long port = DEFAULT_PORT;
+    int have_port = 0;
+    int listen_fd, i;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            print_usage(stdout, argv[0]);
+            return 0;
+        } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
+            table.quiet = 1;
+        } else if (argv[i][0] != '-' && !have_port && (port = parse_port(argv[i])) != -1) {
+            have_port = 1;
+        } else {
+            fprintf(stderr, "%s: bad argument '%s'\n", argv[0], argv[i]);
+            print_usage(stderr, argv[0]);
+            return 2;
+        }
+    }
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (install_signal_handlers() == -1) {
+        fprintf(stderr, "signals: %s\n", strerror(errno));
+        return 1;
+    }
+    table.wake_fd = wake_pipe[1];
+    listen_fd = open_listener(port);
+    if (listen_fd != -1 && (port = local_port(listen_fd)) == -1) {
+        fprintf(stderr, "getsockname: %s\n", strerror(errno));
+        close(listen_fd);
+        listen_fd = -1;
+    }
+    if (listen_fd == -1) {
+        close(wake_pipe[0]);
+        close(wake_pipe[1]);
+        return 1;
+    }
+    printf("listening on port %ld\n", port);
+
+    accept_clients(listen_fd);
+    close(listen_fd);
+    stop_all_clients();
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    puts("server stopped");
+    return 0;
+}

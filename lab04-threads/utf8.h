@@ -1,0 +1,27 @@
+/* utf8.h - strict UTF-8 checking and Latin-1 conversion (see utf8.c). */
+#ifndef UTF8_H
+#define UTF8_H
+
+#include <stddef.h>
+
+/* Checks buf[0..len) as strict UTF-8 (RFC 3629 / Unicode Table 3-7: no overlong
+ * forms, no surrogates U+D800..U+DFFF, nothing above U+10FFFF, no truncated
+ * sequence, no F5..FF, no lone continuation byte). NUL is a character like any.
+ * Valid: returns 1 and stores the number of code points in *chars.
+ * Invalid: returns 0 and stores in *error_at the 0-based offset of the first
+ * byte of the first ill-formed sequence, where a strict decoder stops
+ * (bytes 61 62 E0 80 give 2; 63 61 66 E9 give 3; E0 A0 41 gives 0). */
+int utf8_check(const char *buf, size_t len, size_t *chars, size_t *error_at);
+
+/* Converts len ISO-8859-1 bytes to UTF-8 into out, which must hold 2*len
+ * bytes. Returns the UTF-8 length. Nothing is NUL-terminated. */
+size_t utf8_from_latin1(const char *in, size_t len, char *out);
+
+/* Converts len bytes of UTF-8 to ISO-8859-1 into out, which must hold len
+ * bytes: U+0000..U+00FF become one byte, a character Latin-1 lacks becomes
+ * '?', and each ill-formed sequence (as utf8_check() sees it) becomes one '?'
+ * per maximal invalid subpart, after which conversion goes on.
+ * Returns the Latin-1 length. Nothing is NUL-terminated. */
+size_t utf8_to_latin1(const char *in, size_t len, char *out);
+
+#endif
