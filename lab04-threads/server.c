@@ -151,10 +151,9 @@ static void queue_append(struct client *client, const char *bytes, size_t len)
      *    and closes it once (step 5). The writer must hear of it: set
      *    wake_writer too.
      *  - Otherwise memcpy() the len bytes to queue + queued; queued = needed.
-     *  - Unlock, then, if wake_writer, pthread_cond_signal(&client->wake).
-     *    Signalling after the unlock is safe: the writer checks the queue
-     *    with the lock held before it sleeps (README, "condition
-     *    variables").
+     *  - If wake_writer, pthread_cond_signal(&client->wake), then unlock.
+     *    Signal with the lock held: Helgrind reports a signal sent without
+     *    it as dubious (README, "condition variables").
      * Never call anything here that takes table.lock: the callers may hold
      * it already (lock order: table.lock, then a client's lock). */
     (void)client;

@@ -12,20 +12,11 @@ teardown() { lab_teardown; }
 # ---- command line (given in the skeleton) ----------------------------------
 
 @test "given: server -h and --help print the usage on stdout and exit 0" {
-    for option in -h --help; do
-        run --separate-stderr timeout 5 "$LAB_DIR/server" "$option"
-        assert_success
-        assert_output --partial "usage"
-        expect_equal "stderr of server $option" "" "$stderr"
-    done
+    expect_help server
 }
 
 @test "given: client -h and --help print the usage on stdout and exit 0" {
-    for option in -h --help; do
-        run --separate-stderr timeout 5 "$LAB_DIR/client" "$option"
-        assert_success
-        assert_output --partial "usage"
-    done
+    expect_help client
 }
 
 @test "given: server rejects a bad port or option with a usage line and exit 2" {
@@ -49,14 +40,7 @@ teardown() { lab_teardown; }
 # ---- the server ---------------------------------------------------------
 
 @test "step 2 (bind): a port already taken gives 'bind: Address already in use' and exit 1" {
-    # A scripted listener holds a port; the lab's server must fail to bind it.
-    listener_start holder expect-eof
-    server_start "$PORT"
-    wait_exit server "$T_RUN"
-    expect_equal "server's stderr" "bind: Address already in use" "$(cat "$LOGS/server.err")"
-    expect_equal "server's exit status" 1 "$EXIT_STATUS"
-    expect_equal "server's stdout" "" "$(cat "$LOGS/server.out")"
-    check_tool_logs server
+    expect_bind_in_use
 }
 
 @test "step 3 (listen): with port 0 the server prints the real port, as its first line" {

@@ -101,19 +101,15 @@ unit_test_run() {
 
 # ---- command line and set-up (given in the skeleton) ---------------------------
 
-@test "given: server -h prints the usage; a bad port or option gives a usage line and exit 2" {
-    run --separate-stderr timeout 5 "$LAB_DIR/server" -h
-    assert_success
-    assert_output --partial "usage"
+@test "given: server -h and --help print the usage; a bad port or option gives a usage line and exit 2" {
+    expect_help server
     expect_usage_error server abc
     expect_usage_error server 65536
     expect_usage_error server -x
 }
 
-@test "given: client -h prints the usage; a bad port or option gives a usage line and exit 2" {
-    run --separate-stderr timeout 5 "$LAB_DIR/client" -h
-    assert_success
-    assert_output --partial "usage"
+@test "given: client -h and --help print the usage; a bad port or option gives a usage line and exit 2" {
+    expect_help client
     expect_usage_error client localhost 0
     expect_usage_error client localhost 65536
     expect_usage_error client -x

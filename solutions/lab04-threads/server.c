@@ -134,9 +134,11 @@ static void queue_append(struct client *client, const char *bytes, size_t len)
         memcpy(client->queue + client->queued, bytes, len);
         client->queued = needed;
     }
-    pthread_mutex_unlock(&client->lock);
+    /* Signalled with the lock held: Helgrind calls a signal without it
+     * dubious, and holding it costs nothing here. */
     if (wake_writer)
         pthread_cond_signal(&client->wake);
+    pthread_mutex_unlock(&client->lock);
 }
 
 /* Sends bytes to every client in the table but one (except may be NULL).

@@ -305,11 +305,13 @@ client_run() {
 # talk PEER-COMMAND...: talks to the server on $PORT with tests/helpers/peer
 # (exact bytes, bounded waits; see peer.c for the commands). Fails with the
 # conversation so far and the bytes that differ. peer's stdout is in $output.
+# The whole conversation is bounded by T_RUN, or TALK_BOUND when set.
 talk() {
-    run --separate-stderr timeout -k 2 "$T_RUN" "$PEER" -t "$T_WAIT" 127.0.0.1 "$PORT" "$@" 3>&- 4>&-
+    local bound=${TALK_BOUND:-$T_RUN}
+    run --separate-stderr timeout -k 2 "$bound" "$PEER" -t "$T_WAIT" 127.0.0.1 "$PORT" "$@" 3>&- 4>&-
     if ((status != 0)); then
         local why=$stderr
-        ((status == 124)) && why+=$'\n'"(peer itself was stopped after $T_RUN s)"
+        ((status == 124)) && why+=$'\n'"(peer itself was stopped after $bound s)"
         fail "$(printf 'the conversation with the server went wrong:\n%s' "$why")"
         return 1
     fi
@@ -471,4 +473,31 @@ SCRIPT
         sleep "$POLL_INTERVAL"
     done
     PORT=${line##*:}
+}
+
+# expect_help server|client: -h and --help (anywhere on the command line)
+# print the usage on stdout, nothing on stderr, and exit 0.
+expect_help() {
+    local program=$1 option
+    for option in -h --help; do
+        run --separate-stderr timeout -k 2 "$T_RUN" "$LAB_DIR/$program" "$option" </dev/null 3>&- 4>&-
+        if ((status != 0)) || [[ $output != *usage* ]] || [[ -n $stderr ]]; then
+            fail "$(printf '%s %s must print the usage on stdout and exit 0\n  status: %s\n  stdout: %s\n  stderr: %s' \
+                "$program" "$option" "$status" "$(visible "$output")" "$(visible "$stderr")")"
+            return 1
+        fi
+    done
+}
+
+# expect_bind_in_use: with a port held by a scripted listener, the server
+# must print exactly "bind: Address already in use" on stderr, nothing on
+# stdout, exit 1, and leave nothing open or allocated.
+expect_bind_in_use() {
+    listener_start holder expect-eof
+    server_start "$PORT"
+    wait_exit server "$T_RUN"
+    expect_equal "server's stderr" "bind: Address already in use" "$(cat "$LOGS/server.err")"
+    expect_equal "server's exit status" 1 "$EXIT_STATUS"
+    expect_equal "server's stdout" "" "$(cat "$LOGS/server.out")"
+    check_tool_logs server
 }
