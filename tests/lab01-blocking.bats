@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# lab01-blocking: one client, turn by turn (CONTRACT.md §1 and §2).
+# lab01-blocking: one client, turn by turn, as lab01-blocking/README.md describes it.
 # Each test name starts with the README step it checks; "given" marks what
 # the skeleton already provides.
 

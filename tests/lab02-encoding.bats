@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# lab02-encoding: bytes, characters and framing (CONTRACT.md §1 and §3).
+# lab02-encoding: bytes, characters and framing, as lab02-encoding/README.md describes it.
 # Each test name starts with the README step it checks; "given" marks what
 # the skeleton already provides (lab01's behaviour).
 

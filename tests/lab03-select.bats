@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# lab03-select: many clients, one thread, select() (CONTRACT.md §1, §3, §4).
+# lab03-select: many clients, one thread, select(), as lab03-select/README.md describes it.
 # Each test name starts with the README step it checks; "given" marks what
 # the skeleton already provides.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# lab04-threads: a chat relay, a thread per client (CONTRACT.md §1, §3, §5).
+# lab04-threads: a chat relay, a thread per client, as lab04-threads/README.md describes it.
 # Each test name starts with the README step it checks; "given" marks what
 # the skeleton already provides (usage, listening, the lab02/03 modules, the
 # main thread's poll loop and self-pipe).
