@@ -26,16 +26,6 @@ expect_bytes() {
     fi
 }
 
-# expect_same_lines WHAT EXPECTED-FILE ACTUAL-FILE: for long texts; shows the
-# first lines of the difference.
-expect_same_lines() {
-    if ! cmp -s "$2" "$3"; then
-        fail "$(printf '%s differs (diff expected got, first lines):\n%s' "$1" \
-            "$(diff "$2" "$3" | head -n 20 | cat -v)")"
-        return 1
-    fi
-}
-
 # received_lines_file: writes the server's "received: " lines, bytes as
 # printed, to $LOGS/received and prints that file's name.
 received_lines_file() {
@@ -63,15 +53,6 @@ expect_client_output() {
 # server_memory FIELD: the server's VmRSS or VmHWM (peak) in kB.
 server_memory() {
     awk -v field="$1:" '$1 == field { print $2 }' "/proc/${LAB_PID[server]}/status"
-}
-
-# report_time WHAT START: prints on the test's output how long WHAT took
-# since START (an $EPOCHREALTIME).
-report_time() {
-    [[ -n ${EPOCHREALTIME:-} ]] || return 0 # bash 4 and older
-    awk -v what="$1" -v start="$2" -v end="$EPOCHREALTIME" 'BEGIN {
-        gsub(",", ".", start); gsub(",", ".", end)
-        printf "# %s: %.2f s\n", what, end - start }' >&3
 }
 
 # unit_test_run PROGRAM MODULE [ARG]: builds tests/unit/PROGRAM.c with the

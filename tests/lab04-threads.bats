@@ -122,24 +122,6 @@ server_field() {
     return 0
 }
 
-# report_time WHAT START: prints on the test's output how long WHAT took
-# since START (an $EPOCHREALTIME).
-report_time() {
-    awk -v what="$1" -v start="$2" -v end="$EPOCHREALTIME" 'BEGIN {
-        gsub(",", ".", start); gsub(",", ".", end)
-        printf "# %s: %.2f s\n", what, end - start }' >&3
-}
-
-# expect_same_lines WHAT EXPECTED-FILE ACTUAL-FILE: for long texts; shows the
-# first lines of the difference.
-expect_same_lines() {
-    if ! cmp -s "$2" "$3"; then
-        fail "$(printf '%s differs (diff expected got, first lines):\n%s' "$1" \
-            "$(diff "$2" "$3" | head -n 20 | cut -c 1-200 | cat -v)")"
-        return 1
-    fi
-}
-
 # words WORD COUNT: sets the array WORDS to COUNT times WORD (e.g. COUNT
 # "line" commands for the peer: it prints each line it reads, flushed).
 words() {

@@ -501,3 +501,22 @@ expect_bind_in_use() {
     expect_equal "server's stdout" "" "$(cat "$LOGS/server.out")"
     check_tool_logs server
 }
+
+# expect_same_lines WHAT EXPECTED-FILE ACTUAL-FILE: for long texts; shows the
+# first lines of the difference.
+expect_same_lines() {
+    if ! cmp -s "$2" "$3"; then
+        fail "$(printf '%s differs (diff expected got, first lines):\n%s' "$1" \
+            "$(diff "$2" "$3" | head -n 20 | cut -c 1-200 | cat -v)")"
+        return 1
+    fi
+}
+
+# report_time WHAT START: prints "# WHAT: N.NN s" in the test output, START
+# being an earlier $EPOCHREALTIME.
+report_time() {
+    [[ -n ${EPOCHREALTIME:-} ]] || return 0 # bash 4 and older
+    awk -v what="$1" -v start="$2" -v end="$EPOCHREALTIME" 'BEGIN {
+        gsub(",", ".", start); gsub(",", ".", end)
+        printf "# %s: %.2f s\n", what, end - start }' >&3
+}
