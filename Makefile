@@ -27,7 +27,7 @@ test:
 
 # Remove everything built.
 clean:
-	@for dir in $(LABS) $(SOLUTIONS) tests/helpers tests/unit; do \
+	@for dir in $(LABS) $(SOLUTIONS) tests/helpers tests/unit bench; do \
 	    [ -f $$dir/Makefile ] && $(MAKE) -s -C $$dir clean; done; true
 
 # Show what each target does.
