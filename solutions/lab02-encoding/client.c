@@ -5,8 +5,6 @@
  * Left out on purpose: reading and printing at the same time (lab03, lab04).
  */
 #include <errno.h>
-#include <netdb.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,87 +15,21 @@
 #include "net.h"
 #include "utf8.h"
 
-#define DEFAULT_HOST "localhost" /* the server runs on this machine */
-#define DEFAULT_PORT "12800"     /* the course's port */
-
-/* Prints how to run the program on stream out. */
-static void print_usage(FILE *out, const char *program)
-{
-    fprintf(out, "usage: %s [--latin1] [HOST [PORT]]   (default %s %s; PORT 1-65535)\n"
-                 "  --latin1  the terminal uses ISO-8859-1: convert to and from UTF-8\n",
-            program, DEFAULT_HOST, DEFAULT_PORT);
-}
-
-/* Returns 1 if -h or --help is among the arguments, wherever it is. */
-static int wants_help(int argc, char *argv[])
-{
-    int i;
-
-    for (i = 1; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
-    return 0;
-}
-
-/* Returns 1 if text is a port number from 1 to 65535. */
-static int is_valid_port(const char *text)
-{
-    char *end;
-    long port;
-
-    if (*text < '0' || *text > '9')
-        return 0;
-    errno = 0;
-    port = strtol(text, &end, 10);
-    return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
-}
-
-/* Connects to host:port, trying each address the resolver gives (IPv6 and
- * IPv4 for "localhost"). Returns the socket, or -1 after printing why. */
-static int connect_to(const char *host, const char *port)
-{
-    struct addrinfo hints, *addresses, *address;
-    int server_fd = -1;
-    int status, saved_errno = 0;
-
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    status = getaddrinfo(host, port, &hints, &addresses);
-    if (status != 0) {
-        fprintf(stderr, "getaddrinfo: %s: %s\n", host, gai_strerror(status));
-        return -1;
-    }
-    for (address = addresses; address != NULL; address = address->ai_next) {
-        server_fd = socket(address->ai_family, address->ai_socktype, address->ai_protocol);
-        if (server_fd == -1) {
-            saved_errno = errno;
-            continue;
-        }
-        if (connect(server_fd, address->ai_addr, address->ai_addrlen) == 0)
-            break;
-        saved_errno = errno;
-        close(server_fd);
-        server_fd = -1;
-    }
-    freeaddrinfo(addresses);
-    if (server_fd == -1)
-        fprintf(stderr, "connect: %s\n", strerror(saved_errno));
-    return server_fd;
-}
-
 /* Sends one line of input (len bytes, without its "\n") as a UTF-8 line,
- * converting it from Latin-1 first if asked. Returns 0, or -1 with errno set. */
-static int send_line(int server_fd, const char *line, size_t len, int latin1)
+ * converting it from Latin-1 first if asked. The line and its "\n" go in
+ * one send_all(): sent apart, each "\n" would wait for the server's ACK of
+ * the line (Nagle's algorithm, about 40 ms a line). line[len] must be
+ * writable: getline() always leaves room there for its NUL.
+ * Returns 0, or -1 with errno set. */
+static int send_line(int server_fd, char *line, size_t len, int latin1)
 {
     char *utf8;
     size_t utf8_len;
     int status;
 
     if (!latin1) {
-        if (send_all(server_fd, line, len) == -1)
-            return -1;
-        return send_all(server_fd, "\n", 1);
+        line[len] = '\n';
+        return send_all(server_fd, line, len + 1);
     }
     utf8 = malloc(2 * len + 1); /* each Latin-1 byte takes at most 2 bytes */
     if (utf8 == NULL)
@@ -168,8 +100,11 @@ static void talk(int server_fd, int latin1)
             puts("connection closed by server");
             break;
         }
-        if (result != LINEBUF_LINE)
-            continue; /* an answer over 64 KiB: no server of the course sends one */
+        if (result == LINEBUF_TOO_LONG) {
+            /* No server of the course sends one; its rest is dropped. */
+            fputs("an answer over 65536 bytes: not printed\n", stderr);
+            continue;
+        }
         print_line(answer, len, latin1);
         if (len == 3 && memcmp(answer, "bye", 3) == 0)
             break; /* our "fin" was accepted */
@@ -179,42 +114,35 @@ static void talk(int server_fd, int latin1)
 
 int main(int argc, char *argv[])
 {
-    const char *host = DEFAULT_HOST;
-    const char *port = DEFAULT_PORT;
-    struct sigaction ignore;
-    int server_fd, latin1 = 0, first = 1;
+    struct net_client_args args;
+    char error[256];
+    int server_fd;
 
-    if (wants_help(argc, argv)) {
-        print_usage(stdout, argv[0]);
+    switch (net_client_args(argc, argv, &args)) {
+    case NET_ARGS_HELP:
+        net_client_usage(stdout, argv[0], NULL);
         return 0;
-    }
-    if (argc > 1 && strcmp(argv[1], "--latin1") == 0) {
-        latin1 = 1;
-        first = 2;
-    }
-    if (argc > first + 2 || (argc > first && argv[first][0] == '-')
-        || (argc > first + 1 && !is_valid_port(argv[first + 1]))) {
-        fprintf(stderr, "%s: bad arguments\n", argv[0]);
-        print_usage(stderr, argv[0]);
+    case NET_ARGS_BAD:
+        net_client_usage(stderr, argv[0], args.bad);
         return 2;
+    case NET_ARGS_OK:
+        break;
     }
-    if (argc > first)
-        host = argv[first];
-    if (argc > first + 1)
-        port = argv[first + 1];
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     /* A server that closed while we send gives EPIPE, not a silent death. */
-    memset(&ignore, 0, sizeof ignore);
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ignore, NULL);
-
-    server_fd = connect_to(host, port);
-    if (server_fd == -1)
+    if (net_catch_signals(NULL) == -1) {
+        fprintf(stderr, "sigaction: %s\n", strerror(errno));
         return 1;
-    printf("connected to %s:%s\n", host, port);
+    }
+    server_fd = net_connect(args.host, args.port, error, sizeof error);
+    if (server_fd == -1) {
+        fprintf(stderr, "%s\n", error);
+        return 1;
+    }
+    printf("connected to %s:%ld\n", args.host, args.port);
 
-    talk(server_fd, latin1);
+    talk(server_fd, args.latin1);
     close(server_fd);
     return 0;
 }
