@@ -151,7 +151,9 @@ static void talk(int server_fd, FILE *from_server)
      *  - Print the answer as it came: fwrite() its answer_len bytes, '\n'
      *    and any '\r' included.
      *  - If the answer is "bye\n" or "bye\r\n", our "fin" was accepted:
-     *    leave the loop.
+     *    leave the loop. Compare its length (answer_len) and its bytes
+     *    (memcmp(), man 3 memcmp), not with strcmp(): these are received
+     *    bytes, which may hold a '\0'.
      * After the loop, free both buffers. */
     /* TODO step 10 (README step 10): when getline() on stdin gives -1, tell
      * the server we are done with shutdown() and SHUT_WR (man 2 shutdown):

@@ -1,7 +1,7 @@
 /* lab01 server: one client, turn by turn, with blocking calls only.
  * socket, bind, listen, accept, then a line in, an answer out, until "fin".
  * Left out on purpose: more than one client (lab03), a bound on line length
- * and UTF-8 (lab02: here stdio's getline() splits the lines for us).
+ * and UTF-8 (lab02: here stdio reads the socket and we cut lines on "\n").
  *
  * This is the skeleton: each "TODO step N" is yours to write, in order.
  * README.md explains every step; the tests named "step N" check it.
@@ -49,7 +49,11 @@ static void on_stop_signal(int signo)
      *    call made here could change the errno the interrupted code reads;
      *  - set stop_requested to 1;
      *  - if client_fd_for_signal >= 0, shutdown() it with SHUT_RDWR;
-     *    the same for listen_fd_for_signal (man 2 shutdown).
+     *    the same for listen_fd_for_signal (man 2 shutdown). On Linux,
+     *    accept() on a shut-down listening socket fails at once. Not on
+     *    macOS and some BSDs: there a signal that lands just before accept()
+     *    goes unnoticed until a client connects; only a signal during
+     *    accept() ends the wait at once (EINTR).
      * No printf, no exit(), no malloc() in a handler. */
     static const char message[] =
         "TODO step 7: write the stop handler on_stop_signal() (see README.md, step 7)\n";
@@ -110,15 +114,68 @@ static int is_fin(const char *line, size_t len)
 }
 
 /* Sends a short answer. A blocking send() of a few bytes sends them all or
- * fails; lab02 explains why bigger messages need a loop.
+ * fails; lab02 explains why bigger messages need a loop. A signal that
+ * interrupts send() before it sent anything (EINTR) is no failure: send
+ * again, unless it asked us to stop.
  * Returns 0, or -1 with errno set. */
 static int send_answer(int client_fd, const char *answer)
 {
     size_t len = strlen(answer);
 
+    /* TODO step 7 (README step 7): send() returns -1 with errno EINTR when a
+     * signal interrupted it before it sent anything. Unless a stop was
+     * requested, that is no failure: send() again, in a loop (keep its
+     * result in a variable; the check below then tests that variable). */
     if (send(client_fd, answer, len, 0) != (ssize_t)len)
         return -1;
     return 0;
+}
+
+/* Stores byte at (*line)[len], growing *line (a malloc'ed buffer of
+ * *capacity bytes) when it is full. Returns 0, or -1 if memory ran out. */
+static int store_byte(char **line, size_t *capacity, size_t len, int byte)
+{
+    size_t bigger = *capacity == 0 ? 128 : 2 * *capacity;
+    char *grown;
+
+    if (len == *capacity) {
+        grown = realloc(*line, bigger);
+        if (grown == NULL)
+            return -1;
+        *line = grown;
+        *capacity = bigger;
+    }
+    (*line)[len] = (char)byte;
+    return 0;
+}
+
+/* Reads the client's next line, "\n" included, into *line (grown as
+ * needed) and returns its length; -1 at end of file, on a reset or an error
+ * (then ferror() is set and errno says which), or once a stop is requested.
+ * stdio reads the socket in big chunks and getc() hands them out byte by
+ * byte, so each byte is ours as soon as it is read. */
+static ssize_t read_line(FILE *from_client, char **line, size_t *capacity)
+{
+    size_t len = 0;
+    int byte;
+
+    /* TODO step 5 (README step 5): collect bytes until the line is whole.
+     * getc() (man 3 getc) gives the next byte, or EOF at end of file, on a
+     * reset or an error; store_byte() keeps each byte. Which byte ends a
+     * line, and what becomes of a last piece that never got one? */
+    /* TODO step 7 (README step 7): a signal must not cut a line in two.
+     * getc() also returns EOF when a signal interrupted the read (ferror()
+     * set, errno EINTR). Unless a stop was requested, that is no end: the
+     * bytes stored so far are the start of the line. What must you clear
+     * before reading on? */
+    (void)from_client;
+    (void)line;
+    (void)capacity;
+    (void)len;
+    (void)byte;
+    (void)store_byte;
+    todo(5, "read a line, byte by byte (read_line)");
+    return -1;
 }
 
 /* Talks with one client until "fin", end of file, a reset or a stop signal.
@@ -133,34 +190,33 @@ static void serve_client(int client_fd, int quiet)
 
     /* TODO step 5 (README step 5): read the client's lines, answer each.
      *  - Open a stdio stream on the socket with fdopen() in read mode
-     *    (man 3 fdopen): stdio reads the socket in big chunks and getline()
-     *    cuts them into lines. On failure: "fdopen: <reason>" on stderr,
+     *    (man 3 fdopen): stdio reads the socket in big chunks, and
+     *    read_line() takes them byte by byte. On failure: "fdopen: <reason>" on stderr,
      *    close the socket, return.
-     *  - Then loop as long as no stop was requested, one getline() per turn
-     *    (man 3 getline; line and capacity are its buffer, it grows it).
-     *  - getline() gives -1 at end of file, on a reset or on an error:
+     *  - Then loop as long as no stop was requested, one read_line() per
+     *    turn (write it too, above): it gives the next line, '\n' included,
+     *    and its length; line and capacity are its buffer.
+     *  - read_line() gives -1 at end of file, on a reset or on an error:
      *    leave the loop. Only a real error is worth a "recv: <reason>" line
      *    on stderr: ferror() set and errno other than ECONNRESET.
-     *  - A last piece without '\n' at its end is not a line: leave the loop.
      *  - Drop the '\n', then a '\r' just before it, by shortening len.
      *  - Unless quiet, print "received: " and the len bytes of the line with
      *    fwrite() (not printf("%s"): the bytes may hold a '\0'), then '\n'.
      *  - Answer "OK\n" with send_answer(). If that fails, leave the loop;
      *    print "send: <reason>" unless errno is EPIPE or ECONNRESET (the
      *    client is gone: not an error of ours). */
-    /* TODO step 7 (README step 7): in that loop, when getline() gives -1
-     * with ferror() set and errno EINTR while no stop was requested, a
-     * signal only interrupted the read: clearerr() the stream and read
-     * again. Once a stop is requested, print no "recv:" or "send:" error:
-     * the stop caused it. */
+    /* TODO step 7 (README step 7): once a stop is requested, print no
+     * "recv:" or "send:" error: the stop caused it. (An EINTR without a
+     * stop is resumed inside read_line() and send_answer().) */
     (void)client_fd;
     (void)quiet;
     (void)from_client;
     (void)line;
     (void)capacity;
     (void)len;
+    (void)read_line;
     (void)send_answer;
-    todo(5, "read the client's lines with getline() and answer OK");
+    todo(5, "read the client's lines with read_line() and answer OK");
 
     /* TODO step 6 (README step 6): end the session.
      *  - In the loop of step 5: a line that is_fin() (any letter case) is
@@ -316,5 +372,5 @@ int main(int argc, char *argv[])
     listen_fd_for_signal = -1;
     close(listen_fd);
     puts("server stopped");
-    return client_fd >= 0 || stop_requested ? 0 : 1;
+    return (client_fd >= 0 || stop_requested) ? 0 : 1;
 }

@@ -208,6 +208,41 @@ teardown() { lab_teardown; }
     peer_wait client1
 }
 
+# An interrupted call (EINTR) without a stop request is resumed and loses
+# nothing. strace injects the EINTR: no signal handler here would cause one
+# without also asking the server to stop. The session ends with SIGTERM once
+# strace has let go (a sanitizer's leak check does not work under strace).
+
+@test "step 7 (signals): a read interrupted (EINTR) in the middle of a line loses nothing" {
+    require_strace
+    strace_server_start_ready 0
+    # The 1st read gets "one\nhel"; the 2nd, made with "hel" waiting in
+    # stdio's buffer, fails with EINTR.
+    strace_attach read:error=EINTR:when=2
+    peer_start client1 send 'one\nhel' expect 'OK' send 'lo\n' expect 'OK' send 'two\n' expect 'OK' expect-eof
+    wait_for_output server '^received: two$'
+    strace_detach
+    expect_injected read '"one\nhel"'
+    server_stop
+    peer_wait client1
+    run grep '^received: ' "$LOGS/server.out"
+    expect_equal "what the server received" $'received: one\nreceived: hello\nreceived: two' "$output"
+}
+
+@test "step 7 (signals): a send interrupted (EINTR) is sent again, the session goes on" {
+    require_strace
+    strace_server_start_ready 0
+    # glibc's send() is the system call sendto (send on a few systems).
+    strace_attach '?send,sendto:error=EINTR:when=1'
+    peer_start client1 send 'one\n' expect 'OK' send 'two\n' expect 'OK' expect-eof
+    wait_for_output server '^received: two$'
+    strace_detach
+    expect_injected 'send|sendto'
+    server_stop
+    peer_wait client1
+    expect_equal "server's stderr" "" "$(cat "$LOGS/server.err")"
+}
+
 # ---- the client -------------------------------------------------------------
 
 @test "step 8 (connect): the client prints 'connected to HOST:PORT' as given" {

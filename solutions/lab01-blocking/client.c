@@ -130,7 +130,9 @@ static void talk(int server_fd, FILE *from_server)
             break;
         }
         fwrite(answer, 1, (size_t)answer_len, stdout); /* as it came, NUL bytes too */
-        if (strcmp(answer, "bye\n") == 0 || strcmp(answer, "bye\r\n") == 0)
+        /* Received bytes: compare length and bytes, never strcmp(). */
+        if ((answer_len == 4 && memcmp(answer, "bye\n", 4) == 0)
+            || (answer_len == 5 && memcmp(answer, "bye\r\n", 5) == 0))
             break; /* our "fin" was accepted */
     }
     free(line);

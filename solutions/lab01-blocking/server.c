@@ -1,7 +1,7 @@
 /* lab01 server: one client, turn by turn, with blocking calls only.
  * socket, bind, listen, accept, then a line in, an answer out, until "fin".
  * Left out on purpose: more than one client (lab03), a bound on line length
- * and UTF-8 (lab02: here stdio's getline() splits the lines for us).
+ * and UTF-8 (lab02: here stdio reads the socket and we cut lines on "\n").
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +35,10 @@ static void on_stop_signal(int signo)
     stop_requested = 1;
     if (client_fd_for_signal >= 0)
         shutdown(client_fd_for_signal, SHUT_RDWR);
+    /* On Linux, accept() on a shut-down listening socket fails at once.
+     * Not on macOS and some BSDs: there a signal that lands just before
+     * accept() goes unnoticed until a client connects; only a signal during
+     * accept() ends the wait at once (EINTR). */
     if (listen_fd_for_signal >= 0)
         shutdown(listen_fd_for_signal, SHUT_RDWR);
     errno = saved_errno;
@@ -88,15 +92,68 @@ static int is_fin(const char *line, size_t len)
 }
 
 /* Sends a short answer. A blocking send() of a few bytes sends them all or
- * fails; lab02 explains why bigger messages need a loop.
+ * fails; lab02 explains why bigger messages need a loop. A signal that
+ * interrupts send() before it sent anything (EINTR) is no failure: send
+ * again, unless it asked us to stop.
  * Returns 0, or -1 with errno set. */
 static int send_answer(int client_fd, const char *answer)
 {
     size_t len = strlen(answer);
+    ssize_t sent;
 
-    if (send(client_fd, answer, len, 0) != (ssize_t)len)
+    do
+        sent = send(client_fd, answer, len, 0);
+    while (sent == -1 && errno == EINTR && !stop_requested);
+    if (sent != (ssize_t)len)
         return -1;
     return 0;
+}
+
+/* Stores byte at (*line)[len], growing *line (a malloc'ed buffer of
+ * *capacity bytes) when it is full. Returns 0, or -1 if memory ran out. */
+static int store_byte(char **line, size_t *capacity, size_t len, int byte)
+{
+    size_t bigger = *capacity == 0 ? 128 : 2 * *capacity;
+    char *grown;
+
+    if (len == *capacity) {
+        grown = realloc(*line, bigger);
+        if (grown == NULL)
+            return -1;
+        *line = grown;
+        *capacity = bigger;
+    }
+    (*line)[len] = (char)byte;
+    return 0;
+}
+
+/* Reads the client's next line, "\n" included, into *line (grown as
+ * needed) and returns its length; -1 at end of file, on a reset or an error
+ * (then ferror() is set and errno says which), or once a stop is requested.
+ * stdio reads the socket in big chunks and getc() hands them out byte by
+ * byte, so each byte is ours as soon as it is read: when a signal interrupts
+ * a read (EINTR) in the middle of a line, the start of the line stays in
+ * *line and reading goes on. (getline() would loop for us, but after an
+ * error POSIX lets it lose what it had read: macOS's does.) */
+static ssize_t read_line(FILE *from_client, char **line, size_t *capacity)
+{
+    size_t len = 0;
+    int byte;
+
+    for (;;) {
+        byte = getc(from_client);
+        if (byte == EOF) {
+            if (!ferror(from_client) || errno != EINTR || stop_requested)
+                return -1; /* a last piece without "\n" is no line */
+            clearerr(from_client); /* a stream keeps its error flag until then */
+            continue;
+        }
+        if (store_byte(line, capacity, len, byte) == -1)
+            return -1;
+        len++;
+        if (byte == '\n')
+            return (ssize_t)len;
+    }
 }
 
 /* Talks with one client until "fin", end of file, a reset or a stop signal.
@@ -117,19 +174,13 @@ static void serve_client(int client_fd, int quiet)
         return;
     }
     while (!stop_requested) {
-        len = getline(&line, &capacity, from_client);
+        len = read_line(from_client, &line, &capacity);
         if (len == -1) {
-            if (ferror(from_client) && errno == EINTR && !stop_requested) {
-                clearerr(from_client);
-                continue;
-            }
             if (ferror(from_client) && errno != ECONNRESET && !stop_requested)
                 fprintf(stderr, "recv: %s\n", strerror(errno));
             break; /* end of file, reset or stop */
         }
-        if (line[len - 1] != '\n')
-            break; /* a last piece without "\n" is not a line */
-        len--;
+        len--; /* the "\n" */
         if (len > 0 && line[len - 1] == '\r')
             len--;
         if (!quiet) {
@@ -286,5 +337,5 @@ int main(int argc, char *argv[])
     listen_fd_for_signal = -1;
     close(listen_fd);
     puts("server stopped");
-    return client_fd >= 0 || stop_requested ? 0 : 1;
+    return (client_fd >= 0 || stop_requested) ? 0 : 1;
 }

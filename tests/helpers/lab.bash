@@ -8,6 +8,10 @@
 #   VALGRIND=1 run every server and client under Valgrind memcheck
 #              (VALGRIND=helgrind: under Helgrind, the thread checker)
 #   SANITIZE   the programs were built with -fsanitize=$SANITIZE
+#   LAB_PRELOAD a shared object preloaded (LD_PRELOAD) into every server,
+#              not clients or peers; plain mode only (ASan and Valgrind have
+#              their own preloads). tests/run sets it to
+#              tests/helpers/nonblock_accept.so: BSD's accept() on Linux.
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PEER="$REPO_DIR/tests/helpers/peer"
@@ -102,16 +106,26 @@ lab_wrapper() {
 
 # server_start [--role NAME] ARGS...: starts the lab's server in the
 # background, in its own process group, stdin from /dev/null, output in
-# $LOGS/NAME.out and NAME.err. Does not wait: see server_wait_ready.
+# $LOGS/NAME.out and NAME.err, with $LAB_PRELOAD preloaded if set. Does not
+# wait: see server_wait_ready.
 server_start() {
-    local role=server
+    local role=server preload=()
     if [[ $1 == --role ]]; then role=$2; shift 2; fi
     lab_wrapper "$role"
+    if [[ -n ${LAB_PRELOAD:-} ]]; then
+        # The dynamic loader only warns about a missing file and runs the
+        # server as is: the test would pass without what it simulates.
+        if [[ ! -f $LAB_PRELOAD || ${VALGRIND:-0} != 0 || -n ${SANITIZE:-} ]]; then
+            fail "LAB_PRELOAD=$LAB_PRELOAD: needs an existing file, and plain mode (no VALGRIND, no SANITIZE)"
+            return 1
+        fi
+        preload=(env "LD_PRELOAD=$LAB_PRELOAD")
+    fi
     # Empty the logs here, not in the child: a waiter must never read the
     # previous server's lines.
     : >"$LOGS/$role.out"
     : >"$LOGS/$role.err"
-    setsid "${WRAP[@]}" "$LAB_DIR/server" "$@" \
+    setsid "${preload[@]}" "${WRAP[@]}" "$LAB_DIR/server" "$@" \
         </dev/null >"$LOGS/$role.out" 2>"$LOGS/$role.err" 3>&- 4>&- &
     LAB_PID[$role]=$!
 }
@@ -519,4 +533,95 @@ report_time() {
     awk -v what="$1" -v start="$2" -v end="$EPOCHREALTIME" 'BEGIN {
         gsub(",", ".", start); gsub(",", ".", end)
         printf "# %s: %.2f s\n", what, end - start }' >&3
+}
+
+# require_ipv6_loopback: skips the test, saying why, when this machine has no
+# IPv6 loopback address (::1), as in some containers.
+require_ipv6_loopback() {
+    if [[ -r /proc/net/if_inet6 ]] && ! grep -q '^0\{31\}1 ' /proc/net/if_inet6; then
+        skip "this machine has no IPv6 loopback address (::1)"
+    fi
+}
+
+# --- lab01: EINTR injection ---
+# strace(1) can make one system call of a running server fail with EINTR,
+# as a signal would, without any signal (strace -e inject=...): the way to
+# check that an interrupted call is resumed and loses nothing.
+
+# require_strace: skips the test, saying why, unless strace is installed and
+# may trace here (ptrace can be forbidden, in a container for one).
+require_strace() {
+    command -v strace >/dev/null || skip "strace is not installed: install it to inject EINTR"
+    strace -o /dev/null true 2>/dev/null ||
+        skip "strace cannot trace here: $(strace -o /dev/null true 2>&1 | head -n 1)"
+}
+
+# strace_server_start_ready ARGS...: server_start_ready for strace_attach.
+# Under Valgrind: --fair-sched=yes, because Valgrind's default scheduler lock
+# is a pipe it reads around each system call, and strace would count those
+# reads with the server's.
+strace_server_start_ready() {
+    VALGRIND_OPTS="${VALGRIND_OPTS:+$VALGRIND_OPTS }--fair-sched=yes" server_start_ready "$@"
+}
+
+# strace_attach INJECTION...: attaches strace to the running server; each
+# INJECTION is an `-e inject=` expression (read:error=EINTR:when=2 makes the
+# 2nd read fail). Calls are counted from the attachment on, so the reads of
+# the start-up (the loader's, Valgrind's, a sanitizer's) do not count. The
+# server's read, send and sendto calls are logged in $LOGS/strace.out.
+# Returns once strace is attached; skips the test if it may not attach here.
+strace_attach() {
+    local args=(-o "$LOGS/strace.out" -e 'trace=read,?send,sendto') injection
+    local pid=${LAB_PID[server]} deadline=$((SECONDS + T_READY))
+    for injection; do
+        args+=(-e "inject=$injection")
+    done
+    : >"$LOGS/strace.out"
+    : >"$LOGS/strace.err"
+    setsid strace "${args[@]}" -p "$pid" </dev/null >/dev/null 2>"$LOGS/strace.err" 3>&- 4>&- &
+    LAB_PID[strace]=$!
+    until grep -q "Process $pid attached" "$LOGS/strace.err"; do
+        if ! is_running server; then
+            fail "$(printf 'the server exited before strace could attach\n%s' "$(describe_logs server)")"
+            return 1
+        fi
+        if ! is_running strace; then
+            wait "${LAB_PID[strace]}" || true
+            local why yama=/proc/sys/kernel/yama/ptrace_scope
+            why=$(head -n 1 "$LOGS/strace.err")
+            if [[ -r $yama ]] && (($(cat "$yama") > 0)); then
+                why+=" (kernel.yama.ptrace_scope is $(cat "$yama"): only root may attach)"
+            fi
+            skip "strace cannot attach to a running server here: $why"
+        fi
+        if ((SECONDS >= deadline)); then
+            fail "strace did not attach to the server within $T_READY s"
+            return 1
+        fi
+        sleep "$POLL_INTERVAL"
+    done
+}
+
+# strace_detach: makes strace let go of the server, which runs on. Call it
+# before the server ends: a sanitizer's leak check fails in a traced process.
+strace_detach() {
+    kill -TERM "${LAB_PID[strace]}" 2>/dev/null || true # gone with the server
+    wait_exit strace "$T_STOP"
+}
+
+# expect_injected CALLS [AFTER]: strace's log must show one of CALLS (an
+# extended regex: 'send|sendto') failing with the injected EINTR and, if
+# AFTER is given, the call of those just before it holding the text AFTER.
+# Otherwise the injection missed its mark and the test proved nothing.
+expect_injected() {
+    # Through the environment: awk -v would turn the \n of AFTER into a newline.
+    if ! CALLS="^($1)[(]" AFTER=${2:-} awk '
+            $0 !~ ENVIRON["CALLS"] { next }
+            /= -1 EINTR .*[(]INJECTED[)]/ && (ENVIRON["AFTER"] == "" || index(previous, ENVIRON["AFTER"])) { found = 1 }
+            { previous = $0 }
+            END { exit !found }' "$LOGS/strace.out"; then
+        fail "$(printf 'strace injected no EINTR into %s%s; its log:\n%s' "$1" \
+            "${2:+ right after $2}" "$(tail -n 20 "$LOGS/strace.out" | sed 's/^/  /')")"
+        return 1
+    fi
 }
