@@ -2,15 +2,15 @@
  * Its own line reader (linebuf.c) frames the byte stream and refuses lines
  * over 64 KiB in constant memory; each line is checked as strict UTF-8
  * (utf8.c) and answered with its length in bytes and in characters.
+ * What lab01 already wrote (the command line, the listening socket, accept,
+ * the signals) is in net.c, which also listens on IPv6 and IPv4 at once.
  * Left out on purpose: more than one client (lab03).
  *
- * This is the skeleton: lab01's server is given, and the "TODO step 5" parts
- * are yours (steps 1 to 4 are in linebuf.c, net.c and utf8.c).
- * README.md explains every step; the tests named "step N" check it.
+ * This is the skeleton: the set-up and the session's loop are given, and the
+ * "TODO step 5" parts are yours (steps 1 to 4 are in linebuf.c, net.c and
+ * utf8.c). README.md explains every step; the tests named "step N" check it.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,6 @@
 #include "net.h"
 #include "utf8.h"
 
-#define DEFAULT_PORT 12800 /* the course's port */
 #define BACKLOG 5          /* connections that may wait unaccepted */
 #define ANSWER_SIZE 64     /* the longest answer: "OK <B> bytes <C> chars\n" */
 
@@ -36,17 +35,21 @@ static volatile sig_atomic_t client_fd_for_signal = -1;
 /* Stops the program where a step is still to be written. Delete the call
  * once you have written the step. (The "(void)name;" lines next to each call
  * only keep the compiler quiet about names nothing uses yet: delete them too.)
- * Once every step is written, delete this function as well. */
+ * Once every step is written, delete this function as well, and the
+ * <stdlib.h> it needs. */
 static void todo(int step, const char *what)
 {
     fprintf(stderr, "TODO step %d: %s (see README.md, step %d)\n", step, what, step);
     exit(3);
 }
 
-/* SIGINT/SIGTERM: ask the server to stop. The blocked accept() or read()
- * returns EINTR. A signal that lands just before the call would be missed,
- * so the handler also shuts the sockets down: a call made after that returns
- * at once. shutdown() is async-signal-safe (POSIX lists it). */
+/* SIGINT/SIGTERM: ask the server to stop. A blocked accept() returns EINTR,
+ * but the line reader retries a recv() that EINTR interrupted (so that no
+ * line is lost), and a signal landing just before a call would be missed:
+ * so the handler also shuts the sockets down. recv() then returns 0 (end of
+ * file) at once, now or later. On Linux accept() on a shut-down listener
+ * fails at once too; macOS and the BSDs do not wake it, and only the EINTR
+ * saves a signal there. shutdown() is async-signal-safe (POSIX lists it). */
 static void on_stop_signal(int signo)
 {
     int saved_errno = errno;
@@ -60,47 +63,6 @@ static void on_stop_signal(int signo)
     errno = saved_errno;
 }
 
-/* Prints how to run the program on stream out. */
-static void print_usage(FILE *out, const char *program)
-{
-    fprintf(out, "usage: %s [-q] [PORT]   (PORT 0-65535, default %d; 0 = any free port)\n",
-            program, DEFAULT_PORT);
-}
-
-/* Parses a port number from 0 to 65535. Returns it, or -1 if text is not one. */
-static long parse_port(const char *text)
-{
-    char *end;
-    long port;
-
-    if (*text < '0' || *text > '9')
-        return -1;
-    errno = 0;
-    port = strtol(text, &end, 10);
-    if (errno != 0 || *end != '\0' || port > 65535)
-        return -1;
-    return port;
-}
-
-/* Installs the stop handler for SIGINT and SIGTERM, without SA_RESTART so
- * that blocking calls return EINTR, and ignores SIGPIPE so that writing to a
- * vanished client gives EPIPE instead of killing the server.
- * Returns 0, or -1 with errno set. */
-static int install_signal_handlers(void)
-{
-    struct sigaction action;
-
-    memset(&action, 0, sizeof action);
-    sigemptyset(&action.sa_mask);
-    action.sa_handler = SIG_IGN;
-    if (sigaction(SIGPIPE, &action, NULL) == -1)
-        return -1;
-    action.sa_handler = on_stop_signal;
-    if (sigaction(SIGINT, &action, NULL) == -1 || sigaction(SIGTERM, &action, NULL) == -1)
-        return -1;
-    return 0;
-}
-
 /* Returns 1 if the line is "fin" in any letter case. */
 static int is_fin(const char *line, size_t len)
 {
@@ -111,10 +73,10 @@ static int is_fin(const char *line, size_t len)
  * (lengths, not strlen). */
 static void print_received(const char *line, size_t len)
 {
-    /* TODO step 5 (README step 5): print "received: ", then the len bytes of
-     * the line with fwrite() (man 3 fwrite), then '\n'. Not printf("%s") or
-     * fputs(): they stop at the first '\0', and the line has no '\0' at its
-     * end anyway (it points into the line reader's buffer). */
+    /* TODO step 5 (README step 5): "received: ", the line, then '\n'. The
+     * line is len bytes that may hold a '\0' and has no '\0' after it (it
+     * points into the line reader's buffer): whatever prints it must take
+     * the length, not look for the end (man 3 fwrite). */
     (void)line;
     (void)len;
     todo(5, "print the line received, bytes and length (print_received)");
@@ -140,20 +102,17 @@ static void serve_client(int client_fd, int quiet)
                 fprintf(stderr, "recv: %s\n", strerror(errno));
             break;
         }
-        /* TODO step 5 (README step 5): choose the answer to this line, write
-         * it into answer with snprintf() (man 3 snprintf), and keep its
-         * length, which snprintf() returns, in answer_len. In this order:
-         *  - result LINEBUF_TOO_LONG (line and len say nothing then):
-         *    "ERR line too long\n".
-         *  - Otherwise check the line with utf8_check(line, len, ...).
-         *    Invalid: "ERR invalid UTF-8 at byte I\n", I from error_at
-         *    (a size_t: printed with %zu). Nothing is printed on stdout.
-         *  - Valid: unless quiet, print_received(). Then a line that
-         *    is_fin() sets fin (the loop ends after this answer) and is
-         *    answered "bye\n"; any other "OK B bytes C chars\n", B its
-         *    length in bytes (len), C in characters (chars).
-         * Lengths, never strlen(): the line may hold '\0' bytes and is not
-         * NUL-terminated. */
+        /* TODO step 5 (README step 5): the answer to this result, written
+         * into answer, its length in answer_len (snprintf() returns it), for
+         * the send below. The contract's answers, the first that applies:
+         *  - a line over the limit: "ERR line too long" (no line to look at);
+         *  - a line that is not strict UTF-8 (utf8_check()): "ERR invalid
+         *    UTF-8 at byte I", and nothing printed: it is no text;
+         *  - a valid line: printed with print_received() unless quiet; "fin"
+         *    in any letter case (is_fin()) is answered "bye" and ends the
+         *    session (set fin); any other "OK <B> bytes <C> chars".
+         * Each answer is a line: it ends with '\n'. The line is bytes and a
+         * length, never a string: no strlen(), no "%s" on it. */
         (void)chars;
         (void)error_at;
         (void)print_received;
@@ -172,65 +131,15 @@ static void serve_client(int client_fd, int quiet)
         puts("connection closed");
 }
 
-/* Creates the listening socket on every local IPv4 address and the given
- * port (0 = any). Returns it, or -1 after printing "call: reason". */
-static int open_listener(long port)
-{
-    struct sockaddr_in address;
-    int listen_fd;
-    int yes = 1;
-
-    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (listen_fd == -1) {
-        fprintf(stderr, "socket: %s\n", strerror(errno));
-        return -1;
-    }
-    /* Lets a restarted server bind at once, despite old connections in TIME_WAIT. */
-    if (setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) == -1) {
-        fprintf(stderr, "setsockopt: %s\n", strerror(errno));
-        close(listen_fd);
-        return -1;
-    }
-    memset(&address, 0, sizeof address);
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_ANY);
-    address.sin_port = htons((unsigned short)port);
-    if (bind(listen_fd, (struct sockaddr *)&address, sizeof address) == -1) {
-        fprintf(stderr, "bind: %s\n", strerror(errno));
-        close(listen_fd);
-        return -1;
-    }
-    if (listen(listen_fd, BACKLOG) == -1) {
-        fprintf(stderr, "listen: %s\n", strerror(errno));
-        close(listen_fd);
-        return -1;
-    }
-    return listen_fd;
-}
-
-/* Returns the port a bound socket really uses, or -1 with errno set. */
-static int local_port(int fd)
-{
-    struct sockaddr_in address;
-    socklen_t address_len = sizeof address;
-
-    if (getsockname(fd, (struct sockaddr *)&address, &address_len) == -1)
-        return -1;
-    return ntohs(address.sin_port);
-}
-
 /* Waits for one client. Returns its socket, or -1 if a stop was requested
  * or accept() failed (then it prints why). */
 static int accept_client(int listen_fd, int quiet)
 {
-    struct sockaddr_in peer;
-    socklen_t peer_len;
-    char ip[INET_ADDRSTRLEN];
+    char peer[NET_PEER_SIZE];
     int client_fd;
 
     for (;;) {
-        peer_len = sizeof peer;
-        client_fd = accept(listen_fd, (struct sockaddr *)&peer, &peer_len);
+        client_fd = net_accept(listen_fd, peer);
         if (stop_requested) {
             if (client_fd >= 0)
                 close(client_fd);
@@ -244,65 +153,53 @@ static int accept_client(int listen_fd, int quiet)
             return -1;
         }
     }
-    if (!quiet) {
-        inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-        printf("client connected from %s:%d\n", ip, ntohs(peer.sin_port));
-    }
+    if (!quiet)
+        printf("client connected from %s\n", peer);
     return client_fd;
 }
 
 int main(int argc, char *argv[])
 {
-    long port = DEFAULT_PORT;
-    int have_port = 0;
-    int quiet = 0;
-    int listen_fd, client_fd;
-    int i;
+    struct net_server_args args;
+    const char *failed_call;
+    int listen_fd, client_fd, port;
 
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            print_usage(stdout, argv[0]);
-            return 0;
-        } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
-            quiet = 1;
-        } else if (argv[i][0] != '-' && !have_port && (port = parse_port(argv[i])) != -1) {
-            have_port = 1;
-        } else {
-            fprintf(stderr, "%s: bad argument '%s'\n", argv[0], argv[i]);
-            print_usage(stderr, argv[0]);
-            return 2;
-        }
+    switch (net_server_args(argc, argv, &args)) {
+    case NET_ARGS_HELP:
+        net_server_usage(stdout, argv[0], NULL);
+        return 0;
+    case NET_ARGS_BAD:
+        net_server_usage(stderr, argv[0], args.bad);
+        return 2;
+    case NET_ARGS_OK:
+        break;
     }
 
     /* Tests read our output through a pipe: send each line at once. */
     setvbuf(stdout, NULL, _IOLBF, 0);
     /* Before "listening": a signal from then on must find the handler. */
-    if (install_signal_handlers() == -1) {
+    if (net_catch_signals(on_stop_signal) == -1) {
         fprintf(stderr, "sigaction: %s\n", strerror(errno));
         return 1;
     }
-
-    listen_fd = open_listener(port);
-    if (listen_fd == -1)
-        return 1;
-    if ((port = local_port(listen_fd)) == -1) {
-        fprintf(stderr, "getsockname: %s\n", strerror(errno));
-        close(listen_fd);
+    listen_fd = net_listen(args.port, BACKLOG, &port, &failed_call);
+    if (listen_fd == -1) {
+        fprintf(stderr, "%s: %s\n", failed_call, strerror(errno));
         return 1;
     }
     listen_fd_for_signal = listen_fd;
-    printf("listening on port %ld\n", port);
+    printf("listening on port %d\n", port);
 
-    client_fd = accept_client(listen_fd, quiet);
+    client_fd = accept_client(listen_fd, args.quiet);
     if (client_fd >= 0) {
         client_fd_for_signal = client_fd;
         if (stop_requested) /* the signal came before the line above */
             shutdown(client_fd, SHUT_RDWR);
-        serve_client(client_fd, quiet);
+        serve_client(client_fd, args.quiet);
     }
 
     listen_fd_for_signal = -1;
     close(listen_fd);
     puts("server stopped");
-    return client_fd >= 0 || stop_requested ? 0 : 1;
+    return (client_fd >= 0 || stop_requested) ? 0 : 1;
 }

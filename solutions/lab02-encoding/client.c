@@ -1,7 +1,8 @@
 /* lab02 client: lab01's turn-by-turn client, now framing bytes itself.
  * Answers go through the same line reader as the server's (linebuf.c), every
- * line is sent with a loop (net.c), and --latin1 converts between a Latin-1
- * terminal and the UTF-8 wire (utf8.c).
+ * line goes out in one piece with its newline through the send loop (net.c),
+ * and --latin1 converts between a Latin-1 terminal and the UTF-8 wire
+ * (utf8.c).
  * Left out on purpose: reading and printing at the same time (lab03, lab04).
  */
 #include <errno.h>
@@ -69,15 +70,17 @@ static void print_until_closed(struct linebuf *from_server, int latin1)
 }
 
 /* The dialogue: a line from the user, the line to the server, the answer to
- * the screen, until "bye", the end of the input or the server's close. */
-static void talk(int server_fd, int latin1)
+ * the screen, until "bye", the end of the input or the server's close.
+ * Returns 0, or -1 if a line could not be sent for a reason of our own
+ * (then it printed why). */
+static int talk(int server_fd, int latin1)
 {
     struct linebuf from_server; /* 64 KiB: fine on the main thread's stack */
     char *input = NULL;
-    size_t input_capacity = 0, len;
+    size_t input_capacity = 0, len, answer_len;
     ssize_t input_len;
     const char *answer;
-    int result, interactive = isatty(STDIN_FILENO);
+    int result, status = 0, interactive = isatty(STDIN_FILENO);
 
     linebuf_init(&from_server, server_fd);
     for (;;) {
@@ -95,8 +98,17 @@ static void talk(int server_fd, int latin1)
         len = (size_t)input_len;
         if (len > 0 && input[len - 1] == '\n')
             len--;
-        if (send_line(server_fd, input, len, latin1) == -1
-            || (result = linebuf_read_line(&from_server, &answer, &len)) <= 0) {
+        if (send_line(server_fd, input, len, latin1) == -1) {
+            if (errno == EPIPE || errno == ECONNRESET) {
+                puts("connection closed by server");
+            } else { /* our own failure: ENOMEM from --latin1's buffer */
+                fprintf(stderr, "send: %s\n", strerror(errno));
+                status = -1;
+            }
+            break;
+        }
+        result = linebuf_read_line(&from_server, &answer, &answer_len);
+        if (result <= 0) { /* end of file, or a reset */
             puts("connection closed by server");
             break;
         }
@@ -105,18 +117,19 @@ static void talk(int server_fd, int latin1)
             fputs("an answer over 65536 bytes: not printed\n", stderr);
             continue;
         }
-        print_line(answer, len, latin1);
-        if (len == 3 && memcmp(answer, "bye", 3) == 0)
+        print_line(answer, answer_len, latin1);
+        if (answer_len == 3 && memcmp(answer, "bye", 3) == 0)
             break; /* our "fin" was accepted */
     }
     free(input);
+    return status;
 }
 
 int main(int argc, char *argv[])
 {
     struct net_client_args args;
     char error[256];
-    int server_fd;
+    int server_fd, status;
 
     switch (net_client_args(argc, argv, &args)) {
     case NET_ARGS_HELP:
@@ -142,7 +155,7 @@ int main(int argc, char *argv[])
     }
     printf("connected to %s:%ld\n", args.host, args.port);
 
-    talk(server_fd, args.latin1);
+    status = talk(server_fd, args.latin1);
     close(server_fd);
-    return 0;
+    return status == 0 ? 0 : 1;
 }
