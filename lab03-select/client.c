@@ -1,8 +1,9 @@
 /* lab03 client: one select() loop over standard input and the socket.
- * A line typed goes out at once, an answer is printed as soon as it comes:
- * neither side waits for the other any more. What the socket cannot take
- * yet waits in a bounded queue, and standard input is read only while the
- * queue has room. --latin1 as in lab02.
+ * A line typed goes out as soon as its "\n" is read, an answer is printed
+ * as soon as it comes: neither side waits for the other any more. What the
+ * socket cannot take yet waits in a bounded queue, and standard input is
+ * read only while the queue has room. --latin1 as in lab02; the command
+ * line and connecting are lab01's, in net.c.
  * Left out on purpose: threads (lab04 does the same with two of them).
  *
  * This is the skeleton: lab02's client is given (arguments, connecting,
@@ -10,8 +11,6 @@
  * its handlers. README.md explains it; the tests named "step 7" check it.
  */
 #include <errno.h>
-#include <netdb.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,20 +23,8 @@
 #include "net.h"
 #include "utf8.h"
 
-#define DEFAULT_HOST "localhost" /* the server runs on this machine */
-#define DEFAULT_PORT "12800"     /* the course's port */
 #define INPUT_CHUNK 4096         /* bytes read from standard input at a time */
 #define QUEUE_SIZE (16 * INPUT_CHUNK) /* bytes waiting for the socket, at most */
-
-/* Stops the program where a step is still to be written. Delete the call
- * once you have written the step. (The "(void)name;" lines next to each call
- * only keep the compiler quiet about names nothing uses yet: delete them too.)
- * Once every step is written, delete this function as well. */
-static void todo(int step, const char *what)
-{
-    fprintf(stderr, "TODO step %d: %s (see README.md, step %d)\n", step, what, step);
-    exit(3);
-}
 
 /* What the client is doing, shared by the loop's handlers. */
 struct client {
@@ -49,75 +36,20 @@ struct client {
     int bye_received;
     char queue[QUEUE_SIZE];      /* bytes for the server: queue[sent..queued) */
     size_t sent, queued;
-    char line_start[4];          /* the first bytes of the line being typed... */
+    size_t lines_end;            /* queue[..lines_end) ends with a "\n": whole lines */
+    char line_start[4];          /* the first bytes of the line being typed ("fin\r" at most)... */
     size_t line_len;             /* ...and its length so far, to spot "fin" */
     struct linebuf from_server;
 };
 
-/* Prints how to run the program on stream out. */
-static void print_usage(FILE *out, const char *program)
+/* Stops the program where a step is still to be written. Delete the call
+ * once you have written the step. (The "(void)name;" lines next to each call
+ * only keep the compiler quiet about names nothing uses yet: delete them too.)
+ * Once every step is written, delete this function as well. */
+static void todo(int step, const char *what)
 {
-    fprintf(out, "usage: %s [--latin1] [HOST [PORT]]   (default %s %s; PORT 1-65535)\n"
-                 "  --latin1  the terminal uses ISO-8859-1: convert to and from UTF-8\n",
-            program, DEFAULT_HOST, DEFAULT_PORT);
-}
-
-/* Returns 1 if -h or --help is among the arguments, wherever it is. */
-static int wants_help(int argc, char *argv[])
-{
-    int i;
-
-    for (i = 1; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
-    return 0;
-}
-
-/* Returns 1 if text is a port number from 1 to 65535. */
-static int is_valid_port(const char *text)
-{
-    char *end;
-    long port;
-
-    if (*text < '0' || *text > '9')
-        return 0;
-    errno = 0;
-    port = strtol(text, &end, 10);
-    return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
-}
-
-/* Connects to host:port, trying each address the resolver gives. Returns
- * the socket, or -1 after printing why. */
-static int connect_to(const char *host, const char *port)
-{
-    struct addrinfo hints, *addresses, *address;
-    int server_fd = -1;
-    int status, saved_errno = 0;
-
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    status = getaddrinfo(host, port, &hints, &addresses);
-    if (status != 0) {
-        fprintf(stderr, "getaddrinfo: %s: %s\n", host, gai_strerror(status));
-        return -1;
-    }
-    for (address = addresses; address != NULL; address = address->ai_next) {
-        server_fd = socket(address->ai_family, address->ai_socktype, address->ai_protocol);
-        if (server_fd == -1) {
-            saved_errno = errno;
-            continue;
-        }
-        if (connect(server_fd, address->ai_addr, address->ai_addrlen) == 0)
-            break;
-        saved_errno = errno;
-        close(server_fd);
-        server_fd = -1;
-    }
-    freeaddrinfo(addresses);
-    if (server_fd == -1)
-        fprintf(stderr, "connect: %s\n", strerror(saved_errno));
-    return server_fd;
+    fprintf(stderr, "TODO step %d: %s (see README.md, step %d)\n", step, what, step);
+    exit(3);
 }
 
 /* Shows the prompt when a person types at a terminal. */
@@ -142,22 +74,42 @@ static void print_line(const char *line, size_t len, int latin1)
     putchar('\n');
 }
 
+/* Returns 1 while the queue has room for one more read of input, converted
+ * (each Latin-1 byte may take two bytes of UTF-8). */
+static int has_room(const struct client *client)
+{
+    return client->queued - client->sent + 2 * INPUT_CHUNK <= QUEUE_SIZE;
+}
+
+/* Returns where sending must stop for now: after the last whole line, so
+ * that a line leaves in one send() with its "\n" (sent apart, the "\n"
+ * would wait for the server's ACK of the first piece: Nagle's algorithm).
+ * Everything may go once the input is done, and a piece so long that it
+ * fills the queue goes as it is (no room would be left to read its end). */
+static size_t sendable_end(const struct client *client)
+{
+    if (client->input_done || (client->lines_end <= client->sent && !has_room(client)))
+        return client->queued;
+    return client->lines_end;
+}
+
 /* Appends input bytes to the queue for the server (converted to UTF-8 if
  * asked). The caller made sure there is room: 2 * len bytes. */
 static void queue_input(struct client *client, const char *bytes, size_t len)
 {
-    /* TODO step 7 (README step 7): append to queue[sent..queued).
-     *  - Nothing waiting (sent == queued): start over, sent = queued = 0.
-     *    Otherwise, if 2 * len more bytes would not fit after queued
-     *    (QUEUE_SIZE), memmove() the waiting bytes to the front of queue
-     *    (queued -= sent, sent = 0).
-     *  - With client->latin1, utf8_from_latin1() the len bytes into
-     *    queue + queued (each byte may become two: hence room for 2 * len)
-     *    and add the number it returns to queued. Without, memcpy() them
-     *    and add len. */
+    size_t start, end;
+
+    /* TODO step 7: append the len bytes after queued, converted with
+     * utf8_from_latin1() if asked (room for 2 * len: each Latin-1 byte
+     * may take two). An empty queue starts over at the front; otherwise
+     * move the waiting bytes to the front when the new ones would not fit
+     * after them. Keep lines_end after the last "\n" in the queue: only
+     * whole lines are sent (sendable_end()). */
     (void)client;
     (void)bytes;
     (void)len;
+    (void)start;
+    (void)end;
     todo(7, "append input to the queue for the server (queue_input)");
 }
 
@@ -168,19 +120,11 @@ static size_t take_until_fin(struct client *client, const char *bytes, size_t le
 {
     size_t i, line_len;
 
-    /* TODO step 7 (README step 7): a read() of standard input may stop in
-     * the middle of a line, so the line being typed is followed across
-     * calls: line_start keeps its first bytes (4 at most), line_len counts
-     * them all. For each byte i of bytes:
-     *  - Not '\n': if line_len < sizeof client->line_start, store it at
-     *    line_start[line_len]; add 1 to line_len either way.
-     *  - '\n': the line is complete. Its length is line_len, one less if
-     *    line_start holds its last byte (line_len at most 4) and that byte
-     *    is '\r'. Set client->line_len back to 0. A line of 3 bytes that
-     *    strncasecmp() (man 3 strncasecmp) finds equal to "fin": set
-     *    input_done and return i + 1, the bytes up to and including this
-     *    '\n'; what follows "fin" is never sent.
-     * No "fin" line: return len. */
+    /* TODO step 7: follow the lines through the bytes: a line may span two
+     * reads, so line_start and line_len carry its start across calls. A
+     * line that is "fin" (any letter case, a "\r" before its "\n" allowed)
+     * ends the input: return the count of bytes up to its "\n" included;
+     * what follows it is never sent. */
     (void)client;
     (void)bytes;
     (void)len;
@@ -196,16 +140,11 @@ static void handle_input(struct client *client)
     char bytes[INPUT_CHUNK];
     ssize_t len;
 
-    /* TODO step 7 (README step 7): standard input is readable.
-     *  - ONE read() (man 2 read) of at most sizeof bytes from STDIN_FILENO.
-     *    Not fgets() or getline(): stdio would read more than one line into
-     *    a buffer of its own, where select() cannot see them (the README
-     *    tells the story).
-     *  - -1 with EINTR: return; select() will say so again.
-     *  - 0 (end of input: Ctrl-D, the end of a file or a pipe), or any
-     *    other -1 (then print "read: <reason>" on stderr): set input_done
-     *    and return. talk() half-closes once the queue is sent.
-     *  - Otherwise queue_input() the bytes that take_until_fin() keeps. */
+    /* TODO step 7: ONE read() of standard input, not stdio (whose buffer
+     * select() cannot see), then queue_input() what take_until_fin()
+     * keeps. EINTR: nothing now. End of input (or an error, printed as
+     * "read: <reason>"): the input is done, and an unfinished last line is
+     * still a line: it needs its "\n". */
     (void)client;
     (void)bytes;
     (void)len;
@@ -214,19 +153,18 @@ static void handle_input(struct client *client)
     todo(7, "read standard input once and queue it (handle_input)");
 }
 
-/* Sends what the socket takes of the queue. Returns 0, or -1 if the server
- * is gone. */
+/* Sends what the socket takes of the queue, up to sendable_end(). Returns
+ * 0, or -1 if the server is gone. */
 static int flush_queue(struct client *client)
 {
+    size_t end = sendable_end(client);
     ssize_t sent;
 
-    /* TODO step 7 (README step 7): as the server's flush_output() (server
-     * step 4). While sent < queued, send() (man 2 send) from queue + sent
-     * on server_fd, flags 0, and add what it took to sent. -1 with EINTR:
-     * send again; with EAGAIN or EWOULDBLOCK: return 0, the rest waits
-     * (talk() watches the socket for room); any other -1: return -1, the
-     * server is gone. All sent: return 0. */
+    /* TODO step 7: as the server's flush_output(), but only up to end:
+     * send() what the socket takes, never waiting. EAGAIN: the rest waits
+     * for select(); another error: the server is gone. */
     (void)client;
+    (void)end;
     (void)sent;
     todo(7, "send what the socket takes of the queue (flush_queue)");
     return -1;
@@ -238,19 +176,14 @@ static int handle_answers(struct client *client)
 {
     const char *line;
     size_t len;
-    int result;
+    enum linebuf_result result;
     ssize_t received;
 
-    /* TODO step 7 (README step 7): the socket is readable.
-     *  - ONE linebuf_fill(&client->from_server) into received. -1 with
-     *    EAGAIN, EWOULDBLOCK or EINTR: nothing now, return 0. 0 (end of
-     *    file) or any other -1 (a reset): return -1, the server closed.
-     *  - Then every complete line it holds: linebuf_next() into result
-     *    until LINEBUF_NONE. Skip LINEBUF_TOO_LONG (no server of the course
-     *    sends such lines). print_line() each LINEBUF_LINE with
-     *    client->latin1, and set client->bye_received to whether that line
-     *    is exactly the 3 bytes "bye" (memcmp()): the last line decides.
-     *  - prompt() (it shows only on a terminal), return 0. */
+    /* TODO step 7: ONE linebuf_fill() from the server, then print_line()
+     * every complete line (an over-long one is skipped: no server of the
+     * course sends one), noting whether the last was "bye"; then
+     * prompt(). EAGAIN, EWOULDBLOCK or EINTR: nothing now, 0. End of file
+     * or an error: the server closed, -1. */
     (void)client;
     (void)line;
     (void)len;
@@ -263,88 +196,76 @@ static int handle_answers(struct client *client)
 }
 
 /* The loop: wait for standard input or the server, whichever comes first.
- * Returns when the server closes. */
-static void talk(struct client *client)
+ * Returns 0 when the server closes, -1 if select() failed (after printing
+ * why). */
+static int talk(struct client *client)
 {
     fd_set read_set, write_set;
     int max_fd = client->server_fd > STDIN_FILENO ? client->server_fd : STDIN_FILENO;
 
-    /* TODO step 7 (README step 7): prompt(), then loop:
-     *  - If input_done, nothing waits in the queue (sent == queued) and
-     *    write_shut is not set: shutdown(server_fd, SHUT_WR) (man 2
-     *    shutdown) and set write_shut, so this happens once. The server
-     *    reads end of file, answers what came, and closes; we still read.
-     *  - Build the sets again (FD_ZERO, FD_SET). server_fd in read_set,
-     *    always: the server may close at any moment, even while nobody
-     *    types. STDIN_FILENO in read_set only while input is not done and
-     *    the queue has room for a whole chunk, converted: queued - sent +
-     *    2 * INPUT_CHUNK <= QUEUE_SIZE. Otherwise the input waits where it
-     *    is (in the pipe, in the terminal): that is the queue's bound.
-     *    server_fd in write_set while bytes wait (sent < queued).
-     *  - select(max_fd + 1, &read_set, &write_set, NULL, NULL): no
-     *    timeout. -1 with EINTR: loop; any other -1: print "select:
-     *    <reason>" on stderr and return.
-     *  - server_fd readable: handle_answers(); -1 leaves the loop.
-     *    server_fd writable: flush_queue(); -1 leaves the loop.
-     *    stdin readable: handle_input(), then flush_queue() at once (most
-     *    of the time everything goes now); -1 leaves the loop.
-     * After the loop the server has closed the connection. That was
-     * expected after "bye" (bye_received) or after our own end of input
-     * (input_done); otherwise print "connection closed by server". */
+    /* TODO step 7: the select() loop over standard input and the server.
+     *  - Once the input is done and all of it sent, shutdown(SHUT_WR),
+     *    once: the server answers what came and closes; we still read.
+     *  - The server is always in read_set: it may close at any time.
+     *    Standard input only while the input is not done and the queue
+     *    has room; the server in write_set while something is sendable.
+     *  - Serve what select() reports; after reading input, try to send at
+     *    once. The loop ends when the server closes (or is gone).
+     * Then print "connection closed by server", unless that end was
+     * expected: after "bye", or after our own end of input. Return 0; -1
+     * after printing "select: <reason>" if select() fails (not EINTR). */
     (void)read_set;
     (void)write_set;
     (void)max_fd;
     (void)prompt;
+    (void)has_room;
     (void)handle_answers;
     (void)flush_queue;
     (void)handle_input;
     todo(7, "the select() loop over standard input and the server (talk)");
+    return -1;
 }
 
 int main(int argc, char *argv[])
 {
     static struct client client; /* its buffers are big: kept off the stack */
-    const char *host = DEFAULT_HOST;
-    const char *port = DEFAULT_PORT;
-    struct sigaction ignore;
-    int first = 1;
+    struct net_client_args args;
+    char error[256];
+    int status;
 
-    if (wants_help(argc, argv)) {
-        print_usage(stdout, argv[0]);
+    switch (net_client_args(argc, argv, &args)) {
+    case NET_ARGS_HELP:
+        net_client_usage(stdout, argv[0], NULL);
         return 0;
-    }
-    if (argc > 1 && strcmp(argv[1], "--latin1") == 0) {
-        client.latin1 = 1;
-        first = 2;
-    }
-    if (argc > first + 2 || (argc > first && argv[first][0] == '-')
-        || (argc > first + 1 && !is_valid_port(argv[first + 1]))) {
-        fprintf(stderr, "%s: bad arguments\n", argv[0]);
-        print_usage(stderr, argv[0]);
+    case NET_ARGS_BAD:
+        net_client_usage(stderr, argv[0], args.bad);
         return 2;
+    case NET_ARGS_OK:
+        break;
     }
-    if (argc > first)
-        host = argv[first];
-    if (argc > first + 1)
-        port = argv[first + 1];
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    memset(&ignore, 0, sizeof ignore);
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ignore, NULL);
-
-    client.server_fd = connect_to(host, port);
-    if (client.server_fd == -1)
+    /* A server that closed while we send gives EPIPE, not a silent death. */
+    if (net_catch_signals(NULL) == -1) {
+        fprintf(stderr, "sigaction: %s\n", strerror(errno));
         return 1;
-    printf("connected to %s:%s\n", host, port);
-    if (set_nonblocking(client.server_fd) == -1) {
+    }
+    client.server_fd = net_connect(args.host, args.port, error, sizeof error);
+    if (client.server_fd == -1) {
+        fprintf(stderr, "%s\n", error);
+        return 1;
+    }
+    printf("connected to %s:%ld\n", args.host, args.port);
+    /* Non-blocking: a send() that waits would stop the printing too. */
+    if (net_set_nonblocking(client.server_fd, 1) == -1) {
         fprintf(stderr, "fcntl: %s\n", strerror(errno));
         close(client.server_fd);
         return 1;
     }
+    client.latin1 = args.latin1;
     client.interactive = isatty(STDIN_FILENO);
     linebuf_init(&client.from_server, client.server_fd);
-    talk(&client);
+    status = talk(&client) == 0 ? 0 : 1;
     close(client.server_fd);
-    return 0;
+    return status;
 }

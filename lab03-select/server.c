@@ -1,20 +1,19 @@
 /* lab03 server: many clients at once, in one thread, with select().
- * Every socket is non-blocking; each client has its own line reader and its
- * own queue of answers, so a slow, silent or vanished client never holds up
- * the others. The loop sleeps in select() until a socket or a signal needs
- * it: no timeout, no polling. Framing and UTF-8 answers are lab02's.
+ * Every client socket is non-blocking; each client has its own line reader
+ * and its own bounded queue of answers. A client whose answers pile up
+ * unread is paused (its lines wait) while the others are served. The loop
+ * sleeps in select() until a socket or a signal needs it: no timeout, no
+ * polling. Framing and UTF-8 answers are lab02's; lab01's set-up (command
+ * line, listening socket, accept, signals) is in net.c.
  * Left out on purpose: threads (lab04), poll() and epoll (see the README).
  *
- * This is the skeleton: lab02's modules, the command line, the listening
- * socket and main() are given, and each "TODO step N" is yours to write:
+ * This is the skeleton: lab02's modules and answers, net.c's set-up, the
+ * structs and main() are given, and each "TODO step N" is yours to write:
  * steps 1 to 6 here, step 7 in client.c. README.md explains every step;
  * the tests named "step N" check it.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,19 +26,19 @@
 #include "net.h"
 #include "utf8.h"
 
-#define DEFAULT_PORT 12800              /* the course's port */
 #define BACKLOG SOMAXCONN               /* many clients may connect at once */
 #define ANSWER_SIZE 64                  /* "OK <B> bytes <C> chars\n" and the like */
-#define OUTPUT_LIMIT (1024 * 1024)      /* unread answers before a client is dropped */
+#define OUTPUT_LIMIT (64 * 1024)        /* unsent answers per client, at most: then it is paused */
 #define ACCEPT_BATCH 64                 /* connections accepted per wake-up, for fairness */
 
 /* One connected client. */
 struct client {
     int fd;
     unsigned long number;       /* 1, 2, ... in order of connection */
-    int closing;                /* reads no more: sends what is queued, then closes */
-    char *output;               /* answers not sent yet: output[sent..queued) */
-    size_t sent, queued, capacity;
+    int input_ended;            /* end of file read: no more recv() */
+    int closing;                /* nothing more to answer: close once the queue is sent */
+    char output[OUTPUT_LIMIT];  /* answers not sent yet: output[sent..queued) */
+    size_t sent, queued;
     struct linebuf reader;
 };
 
@@ -52,6 +51,7 @@ struct server {
     int quiet;
     unsigned long next_number;
     struct client *clients[FD_SETSIZE]; /* by descriptor; only fds below FD_SETSIZE are kept */
+    char shown[UTF8_ESCAPED_SIZE(LINE_MAX_BYTES)]; /* a line as the log shows it */
 };
 
 /* The self-pipe: the handler writes a byte, select() sees it. */
@@ -71,19 +71,10 @@ static void todo(int step, const char *what)
  * full pipe already holds a wake-up, so its error is ignored. */
 static void on_stop_signal(int signo)
 {
-    /* TODO step 6 (README step 6): replace this body (the message, write()
-     * and _exit()) with the handler. Only async-signal-safe work here
-     * (man 7 signal-safety):
-     *  - save errno in a local variable first, and put it back last: the
-     *    write() below may change the errno the interrupted code reads;
-     *  - write() one byte (signo as a char will do) into the pipe's write
-     *    end, signal_pipe[1]. Both ends are non-blocking (given): when the
-     *    pipe is full, write() fails at once with EAGAIN, and that is fine,
-     *    since a full pipe already holds a wake-up. So its result is
-     *    ignored: keep it in a variable and (void) it (gcc warns about a
-     *    write() whose result is thrown away).
-     * No printf, no exit(), no malloc() in a handler: serve() sees the pipe
-     * readable, returns, and main() does the stopping. */
+    /* TODO step 6: replace this body (the message, write() and _exit())
+     * with the handler: one byte into the self-pipe's write end, so that
+     * select() wakes up. Only async-signal-safe calls (man 7
+     * signal-safety), and errno as the interrupted code left it. */
     static const char message[] =
         "TODO step 6: write the stop handler on_stop_signal() (see README.md, step 6)\n";
     ssize_t written;
@@ -95,121 +86,40 @@ static void on_stop_signal(int signo)
     _exit(3);
 }
 
-/* Prints how to run the program on stream out. */
-static void print_usage(FILE *out, const char *program)
-{
-    fprintf(out, "usage: %s [-q] [PORT]   (PORT 0-65535, default %d; 0 = any free port)\n",
-            program, DEFAULT_PORT);
-}
-
-/* Parses a port number from 0 to 65535. Returns it, or -1 if text is not one. */
-static long parse_port(const char *text)
-{
-    char *end;
-    long port;
-
-    if (*text < '0' || *text > '9')
-        return -1;
-    errno = 0;
-    port = strtol(text, &end, 10);
-    if (errno != 0 || *end != '\0' || port > 65535)
-        return -1;
-    return port;
-}
-
-/* Creates the self-pipe (both ends non-blocking), installs the stop handler
- * for SIGINT and SIGTERM and ignores SIGPIPE. Returns 0, or -1 with errno. */
-static int install_signal_handlers(void)
-{
-    struct sigaction action;
-
-    if (pipe(signal_pipe) == -1)
-        return -1;
-    if (set_nonblocking(signal_pipe[0]) == -1 || set_nonblocking(signal_pipe[1]) == -1)
-        return -1;
-    memset(&action, 0, sizeof action);
-    sigemptyset(&action.sa_mask);
-    action.sa_handler = SIG_IGN;
-    if (sigaction(SIGPIPE, &action, NULL) == -1)
-        return -1;
-    action.sa_handler = on_stop_signal;
-    if (sigaction(SIGINT, &action, NULL) == -1 || sigaction(SIGTERM, &action, NULL) == -1)
-        return -1;
-    return 0;
-}
-
 /* Returns 1 if the line is "fin" in any letter case. */
 static int is_fin(const char *line, size_t len)
 {
-    return len == 3 && strncasecmp(line, "fin", 3) == 0;
+    return len == strlen("fin") && strncasecmp(line, "fin", len) == 0;
 }
 
-/* Creates the non-blocking listening socket on every local IPv4 address and
- * the given port (0 = any). Returns it, or -1 after printing "call: reason". */
-static int open_listener(long port)
+/* Returns 1 while the client's unsent answers leave room for one more.
+ * Without room the client is paused: its lines wait in its reader and in
+ * the network, and TCP slows it down. */
+static int has_room(const struct client *client)
 {
-    struct sockaddr_in address;
-    int listen_fd;
-    int yes = 1;
-
-    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (listen_fd == -1) {
-        fprintf(stderr, "socket: %s\n", strerror(errno));
-        return -1;
-    }
-    if (setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) == -1) {
-        fprintf(stderr, "setsockopt: %s\n", strerror(errno));
-        close(listen_fd);
-        return -1;
-    }
-    memset(&address, 0, sizeof address);
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_ANY);
-    address.sin_port = htons((unsigned short)port);
-    if (bind(listen_fd, (struct sockaddr *)&address, sizeof address) == -1) {
-        fprintf(stderr, "bind: %s\n", strerror(errno));
-        close(listen_fd);
-        return -1;
-    }
-    /* Non-blocking: a client that resets between select() and accept()
-     * must not leave us waiting in accept(). */
-    if (listen(listen_fd, BACKLOG) == -1 || set_nonblocking(listen_fd) == -1) {
-        fprintf(stderr, "listen: %s\n", strerror(errno));
-        close(listen_fd);
-        return -1;
-    }
-    return listen_fd;
+    return client->queued - client->sent + ANSWER_SIZE <= OUTPUT_LIMIT;
 }
 
-/* Returns the port a bound socket really uses, or -1 with errno set. */
-static int local_port(int fd)
+/* Closes and frees a client (it sees end of file), and clears its slot. */
+static void free_client(struct server *server, struct client *client)
 {
-    struct sockaddr_in address;
-    socklen_t address_len = sizeof address;
-
-    if (getsockname(fd, (struct sockaddr *)&address, &address_len) == -1)
-        return -1;
-    return ntohs(address.sin_port);
-}
-
-/* Closes and frees a client, and says so. */
-static void drop_client(struct server *server, struct client *client)
-{
-    /* TODO step 1 (README step 1): the end of a client, whichever way it
-     * leaves (fin, end of file, reset, dropped).
-     *  - Unless server->quiet, print "client K disconnected", K its number
-     *    (an unsigned long: %lu).
-     *  - Clear its slot: server->clients[client->fd] = NULL. serve() finds
-     *    clients through the table only; an empty slot means "nobody".
-     *  - Set server->accept_paused back to 0: a descriptor is free again,
-     *    so a server that ran out of them may accept again (step 5).
-     *  - close() its socket (the client sees end of file), then free() its
-     *    answer queue (output; free(NULL) does nothing) and the record.
-     * From here on the pointer client points to freed memory: the caller
-     * must not touch it again (step 2 looks the slot up again instead). */
+    /* TODO step 1: undo add_client(): empty its slot, close its socket,
+     * free the record. A descriptor is free again: accepting may resume
+     * (step 5). */
     (void)server;
     (void)client;
-    todo(1, "drop a client: print, clear its slot, close, free (drop_client)");
+    todo(1, "close and free a client, empty its slot (free_client)");
+}
+
+/* A client leaves: says so, then frees it. The caller must not touch it again. */
+static void drop_client(struct server *server, struct client *client)
+{
+    /* TODO step 1: print "client K disconnected" (unless quiet), then
+     * free_client(). */
+    (void)server;
+    (void)client;
+    (void)free_client;
+    todo(1, "a client leaves: say so and free it (drop_client)");
 }
 
 /* Sends as much of the client's queue as its socket takes now. Returns 0,
@@ -218,150 +128,122 @@ static int flush_output(struct client *client)
 {
     ssize_t sent;
 
-    /* TODO step 4 (README step 4): send what is queued, never waiting.
-     *  - The bytes not sent yet are output[sent..queued). While there are
-     *    any, send() (man 2 send) them from output + sent, flags 0.
-     *  - The socket is non-blocking: send() takes what fits in the
-     *    socket's buffer now, maybe fewer bytes than asked. Add what it took
-     *    to client->sent and loop.
-     *  - -1 with EINTR: send again. -1 with EAGAIN or EWOULDBLOCK: the
-     *    buffer is full (the client reads slowly, or not at all): return 0
-     *    and keep the rest. serve() watches the socket in write_set while
-     *    bytes wait, and select() says when there is room again.
-     *  - Any other -1 (EPIPE, ECONNRESET): the client is gone, return -1.
-     *  - Everything sent: set sent and queued back to 0, so the queue
-     *    starts over at the front of output, and return 0.
-     * Not send_all(): it would wait for a slow client, and every other
-     * client would wait with it. */
+    /* TODO step 4: send() output[sent..queued) until it is all sent or the
+     * socket is full. Never wait: a full socket (EAGAIN) keeps the rest
+     * for later, and select() says when there is room. EINTR: again; any
+     * other error: the client is gone. Once all is sent, start the queue
+     * over at the front. Not send_all(): it would wait for this client
+     * while everyone else waits too. */
     (void)client;
     (void)sent;
     todo(4, "send what the socket takes of the answer queue (flush_output)");
     return -1;
 }
 
-/* Appends len bytes to the client's queue. Returns 0, or -1 if the queue
- * would pass OUTPUT_LIMIT (a client that does not read its answers) or
- * memory ran out: the caller drops the client. */
-static int queue_output(struct client *client, const char *text, size_t len)
+/* Appends len bytes to the client's queue. has_room() said they fit: the
+ * unsent bytes, moved to the front if need be, leave room for them. */
+static void queue_output(struct client *client, const char *text, size_t len)
 {
-    size_t needed, capacity;
-    char *grown;
-
-    /* TODO step 4 (README step 4): append the len bytes of text to output.
-     *  - The bound first: if the bytes not sent yet (queued - sent) plus
-     *    len would pass OUTPUT_LIMIT, return -1. A client that sends lines
-     *    and never reads the answers would otherwise make us keep them all.
-     *  - If sent > 0 and queued + len does not fit in capacity, move the
-     *    unsent bytes to the front of output with memmove() (the areas may
-     *    overlap): queued -= sent, sent = 0. Room already sent is reused
-     *    before the buffer grows.
-     *  - needed = queued + len. If it passes capacity, grow output with
-     *    realloc() (man 3 realloc) to a new capacity: 4096 the first time
-     *    (capacity 0, output NULL: realloc(NULL, n) is malloc(n)), the old
-     *    one otherwise, doubled until it reaches needed. Keep realloc()'s
-     *    result in grown and check it before you replace output: on NULL
-     *    the old block is still there (and still freed by drop_client());
-     *    return -1. Then set output and capacity.
-     *  - memcpy() the bytes to output + queued, add len to queued, return 0. */
+    /* TODO step 4: append the len bytes at output + queued. They fit once
+     * the unsent bytes are moved to the front of output (memmove: the
+     * areas may overlap), which is needed only when they do not fit after
+     * queued. */
     (void)client;
     (void)text;
     (void)len;
-    (void)needed;
-    (void)capacity;
-    (void)grown;
-    todo(4, "append an answer to the client's queue, within its bound (queue_output)");
-    return -1;
+    todo(4, "append an answer to the client's queue (queue_output)");
 }
 
-/* Answers every complete line in the client's reader, as lab02 does.
- * Returns 0, or -1 if the client must be dropped. */
+/* Writes into answer what lab02 answers to one line of the reader, and
+ * logs a valid line with its control characters escaped. Returns the
+ * answer's length. */
+static int answer_line(struct server *server, struct client *client, enum linebuf_result result,
+                       const char *line, size_t len, char answer[ANSWER_SIZE])
+{
+    size_t chars, error_at, shown_len;
+
+    if (result == LINEBUF_TOO_LONG)
+        return snprintf(answer, ANSWER_SIZE, "ERR line too long\n");
+    if (!utf8_check(line, len, &chars, &error_at))
+        return snprintf(answer, ANSWER_SIZE, "ERR invalid UTF-8 at byte %zu\n", error_at);
+    if (!server->quiet) {
+        shown_len = utf8_escape_controls(line, len, server->shown);
+        printf("client %lu: %.*s\n", client->number, (int)shown_len, server->shown);
+    }
+    if (is_fin(line, len)) {
+        client->closing = 1; /* what follows "fin" is never answered */
+        return snprintf(answer, ANSWER_SIZE, "bye\n");
+    }
+    return snprintf(answer, ANSWER_SIZE, "OK %zu bytes %zu chars\n", len, chars);
+}
+
+/* Answers the complete lines in the client's reader while its queue has
+ * room. Returns 0 when none is left to answer, 1 when lines may still wait
+ * (no room: the client is paused). */
 static int answer_lines(struct server *server, struct client *client)
 {
     const char *line;
-    size_t len, chars, error_at;
+    size_t len;
     char answer[ANSWER_SIZE];
-    int result, answer_len;
+    enum linebuf_result result;
+    int answer_len;
 
-    /* TODO step 3 (README step 3): answer EVERY complete line the reader
-     * holds, not just one: select() sees the socket, not the bytes already
-     * in client->reader, so a line left there would wait until the client
-     * sends something more.
-     *  - Loop while the client is not closing and linebuf_next() (on
-     *    &client->reader, with &line and &len) gives something other than
-     *    LINEBUF_NONE; the result goes into result.
-     *  - Choose the answer as lab02's server did, with snprintf() into
-     *    answer and its length into answer_len: LINEBUF_TOO_LONG gives
-     *    "ERR line too long\n"; a line that utf8_check() refuses gives
-     *    "ERR invalid UTF-8 at byte I\n", I from error_at (%zu).
-     *  - A valid line: unless quiet, print "client K: " (K its number,
-     *    %lu), the len bytes of the line with fwrite() and '\n'. If
-     *    is_fin(), the answer is "bye\n" and client->closing becomes 1:
-     *    what follows "fin" is not answered. Otherwise "OK B bytes C
-     *    chars\n", B = len, C = chars.
-     *  - queue_output() the answer (step 4). If it gives -1, the queue is
-     *    full: flush_output() first (the socket may take some now), then
-     *    queue_output() again; if either gives -1, return -1: the client
-     *    does not read its answers, and the caller drops it.
-     * Return 0 at the end. */
+    /* TODO step 3: take the complete lines out of the client's reader with
+     * linebuf_next(), answer each with answer_line() (given) and
+     * queue_output() the answer. Every line, not one: select() cannot see
+     * the lines already in the reader. Stop at "fin" (closing), and before
+     * each line check has_room(): without room, leave the rest in the
+     * reader and return 1 (step 4 says why it must be each line). */
     (void)server;
     (void)client;
     (void)line;
     (void)len;
-    (void)chars;
-    (void)error_at;
     (void)answer;
     (void)result;
     (void)answer_len;
-    (void)is_fin;
+    (void)answer_line;
     (void)queue_output;
+    todo(3, "answer the complete lines in the client's reader (answer_lines)");
+    return 0;
+}
+
+/* Answers the client's waiting lines and sends what its socket takes, as
+ * long as sending makes room for more, so that no complete line is left in
+ * the reader, where select() cannot see it, unless the client is paused.
+ * Returns 0, or -1 if the client must go: gone, or done. */
+static int serve_client(struct server *server, struct client *client)
+{
+    int waiting;
+
+    /* TODO step 4: answer_lines(), then flush_output(); again while lines
+     * wait and sending made room for them, so that no line is left in the
+     * reader unless the client is paused. When its input has ended and no
+     * line waits, the client is closing. Return -1 for a client that must
+     * go: gone, or closing with everything sent. */
+    (void)server;
+    (void)client;
+    (void)waiting;
+    (void)answer_lines;
     (void)flush_output;
-    todo(3, "answer every complete line in the client's reader (answer_lines)");
+    todo(4, "answer and send, as long as there is room (serve_client)");
     return -1;
 }
 
-/* The client's socket is readable: one read, then every complete line. */
+/* The client's socket is readable: one read, then its lines. */
 static void handle_readable(struct server *server, struct client *client)
 {
     ssize_t received;
 
-    /* TODO step 3 (README step 3): one read, then the answers.
-     *  - ONE linebuf_fill(&client->reader) into received: select() said
-     *    that one recv() will not wait, not that two will. (It retries
-     *    EINTR itself.)
-     *  - -1 with EAGAIN or EWOULDBLOCK: nothing to read after all (it
-     *    happens); return, select() will say so again.
-     *  - Any other -1 (ECONNRESET: a reset): the client is gone,
-     *    drop_client() and return.
-     *  - 0, end of file: the client sends nothing more, but it may still
-     *    read. Set client->closing, then go on: what came before is
-     *    answered, then the client is closed.
-     *  - answer_lines(), then flush_output() (step 4): most answers go at
-     *    once. Drop the client if either gives -1, or if it is closing and
-     *    nothing is left to send (client->queued == 0: flush_output() sets
-     *    it back to 0 when all is sent). Otherwise what is left waits in
-     *    the queue, and serve() watches the socket for room.
-     * Once drop_client() has run, do not touch client again. */
+    /* TODO step 3: ONE linebuf_fill() (select() promised one read, not
+     * two), then serve_client(). EAGAIN: nothing after all. Another error:
+     * the client is gone. End of file: the client sends no more, but its
+     * complete lines are still answered before it is closed. */
     (void)server;
     (void)client;
     (void)received;
-    (void)answer_lines;
-    (void)flush_output;
+    (void)serve_client;
     (void)drop_client;
-    todo(3, "read a client once and answer its lines (handle_readable)");
-}
-
-/* The client's socket has room: send more of its queue. */
-static void handle_writable(struct server *server, struct client *client)
-{
-    /* TODO step 4 (README step 4): flush_output(). Drop the client if it
-     * gives -1 (gone), or if the client is closing and its queue is now
-     * empty (client->queued == 0): its last answers, "bye" among them,
-     * have left, so the connection can close. */
-    (void)server;
-    (void)client;
-    (void)flush_output;
-    (void)drop_client;
-    todo(4, "send more of the queue when the socket has room (handle_writable)");
+    todo(3, "read a client once and serve its lines (handle_readable)");
 }
 
 /* Tells a connection we cannot serve why, and closes it. */
@@ -369,10 +251,9 @@ static void refuse(int fd)
 {
     static const char message[] = "ERR server full\n";
 
-    /* TODO step 5 (README step 5): send_all() the message, sizeof message
-     * - 1 bytes (not its '\0'), then close(fd). send_all() may block, but
-     * not here: a brand-new socket has an empty send buffer, and 16 bytes
-     * go at once. Its result does not matter: fd is closed either way. */
+    /* TODO step 5: send the message (not its '\0'), then close fd. A
+     * blocking send is safe here: a brand-new socket takes a few bytes at
+     * once. */
     (void)fd;
     (void)message;
     todo(5, "send 'ERR server full' and close (refuse)");
@@ -386,52 +267,29 @@ static void refuse_without_descriptors(struct server *server)
 {
     int fd;
 
-    /* TODO step 5 (README step 5): out of descriptors, refuse the client
-     * that waits (it would make select() wake up again and again).
-     *  - No spare (server->spare_fd == -1): set server->accept_paused and
-     *    return. serve() stops watching the listening socket until
-     *    drop_client() frees a descriptor and clears the flag.
-     *  - close() the spare: one descriptor is free now. accept() the
-     *    waiting connection with it (NULL, NULL: its address does not
-     *    matter) and, if that gave a descriptor, refuse() it.
-     *  - Take the spare back: open("/dev/null", O_RDONLY) (man 2 open) into
-     *    server->spare_fd. If that gives -1 (the descriptor went elsewhere),
-     *    set server->accept_paused. */
+    /* TODO step 5: the spare descriptor trick described above (accept()
+     * with NULL, NULL: the address does not matter). If there is no spare,
+     * or it cannot be had back, pause accepting (accept_paused). */
     (void)server;
     (void)fd;
     (void)refuse;
     todo(5, "refuse a client with the spare descriptor (refuse_without_descriptors)");
 }
 
-/* Creates the record of a newly accepted client. Returns 0, or -1 (then
- * the caller refuses the connection). */
-static int add_client(struct server *server, int fd, const struct sockaddr_in *peer)
+/* Creates the record of a newly accepted client, peer its address as text.
+ * Returns 0, or -1 (then the caller refuses the connection). */
+static int add_client(struct server *server, int fd, const char *peer)
 {
     struct client *client;
-    char ip[INET_ADDRSTRLEN];
 
-    /* TODO step 1 (README step 1): the record of a new client.
-     *  - set_nonblocking(fd) (net.h): no recv() or send() on it may ever
-     *    wait, or the whole loop waits with it. -1: return -1.
-     *  - malloc() the record (sizeof *client). NULL: return -1. (On -1 the
-     *    caller refuses the connection and closes fd.)
-     *  - Fill it: fd; number = ++server->next_number (1 for the first client,
-     *    then in the order they connect); closing 0; an empty queue (output
-     *    NULL, sent, queued and capacity 0); linebuf_init() its reader on fd.
-     *    The reader lives inside the record: always reach it as
-     *    &client->reader, never copy it (a copy would hold bytes the
-     *    original never hands out).
-     *  - Put it in the table: server->clients[fd] = client. (The caller
-     *    made sure that fd < FD_SETSIZE.)
-     *  - Unless quiet, print "client K connected from IP:PORT": inet_ntop()
-     *    (man 3 inet_ntop) writes peer's IP as text into ip, and the port
-     *    needs ntohs().
-     * Return 0. */
+    /* TODO step 1: make fd non-blocking (net_set_nonblocking()), allocate
+     * and fill the record (number: in order of connection, from 1; an
+     * empty queue; its reader on fd), put it at clients[fd], and print
+     * "client K connected from PEER" (unless quiet). Any failure: -1. */
     (void)server;
     (void)fd;
     (void)peer;
     (void)client;
-    (void)ip;
     todo(1, "create a client's record and put it in the table (add_client)");
     return -1;
 }
@@ -440,28 +298,17 @@ static int add_client(struct server *server, int fd, const struct sockaddr_in *p
  * at most, so that clients already connected are served in between). */
 static void handle_new_connections(struct server *server)
 {
-    struct sockaddr_in peer;
-    socklen_t peer_len;
+    char peer[NET_PEER_SIZE];
     int fd, i;
 
-    /* TODO step 5 (README step 5): accept the connections that wait.
-     *  - At most ACCEPT_BATCH turns. Each turn: peer_len = sizeof peer,
-     *    then accept() (man 2 accept) on server->listen_fd, with peer.
-     *  - -1 with EINTR (a signal) or ECONNABORTED (a client that left
-     *    before we took it): go on with the next turn.
-     *  - -1 with EMFILE or ENFILE (out of descriptors): the connection
-     *    stays in the queue, and select() would say "readable" again and
-     *    again. refuse_without_descriptors(); if it set accept_paused,
-     *    return; otherwise go on.
-     *  - -1 with EAGAIN or EWOULDBLOCK: nobody else waits (the listening
-     *    socket is non-blocking): return. Any other -1: print "accept:
-     *    <reason>" on stderr and return.
-     *  - A descriptor fd >= FD_SETSIZE: select() cannot watch it, and
-     *    FD_SET() would write outside the set. refuse() it, never add it.
-     *    Otherwise add_client(); if that gives -1, refuse() it too. */
+    /* TODO step 5: net_accept() the waiting connections, ACCEPT_BATCH at
+     * most. EINTR or ECONNABORTED: go on. EMFILE or ENFILE:
+     * refuse_without_descriptors(), and stop if accepting is now paused.
+     * EAGAIN: nobody else waits. Anything else: print "accept: <reason>".
+     * A descriptor select() cannot watch (FD_SETSIZE) is refused, never
+     * added; so is one add_client() fails on. */
     (void)server;
     (void)peer;
-    (void)peer_len;
     (void)fd;
     (void)i;
     (void)add_client;
@@ -477,110 +324,126 @@ static int serve(struct server *server)
 {
     fd_set read_set, write_set;
     struct client *client;
-    int max_fd, fd, ready;
+    int max_fd, fd;
 
-    /* TODO step 2 (README step 2): the loop, for ever:
-     *  - Build both sets again, at every turn: FD_ZERO() each (man 2
-     *    select), then FD_SET() in read_set the self-pipe's read end
-     *    (server->signal_fd) and, unless server->accept_paused, the
-     *    listening socket. For every client in server->clients: its fd in
-     *    read_set unless it is closing, and in write_set if answers wait
-     *    (queued > sent). select() overwrites the sets with the ready
-     *    descriptors only: reused as they come back, they would watch
-     *    fewer and fewer sockets.
-     *  - max_fd: the highest descriptor put in a set. select() wants
-     *    max_fd + 1, the number of descriptors to look at (0 to max_fd).
-     *  - ready = select(max_fd + 1, &read_set, &write_set, NULL, NULL).
-     *    The last NULL is the timeout: none, sleep as long as it takes.
-     *    -1 with EINTR: a signal came, loop (the self-pipe says whether it
-     *    was a stop). Any other -1: print "select: <reason>", return -1.
-     *  - signal_fd readable: a stop signal (step 6); return 0, and main()
-     *    cleans up.
-     *  - The listening socket readable (and watched): handle_new_connections().
-     *  - Then every fd from 0 to max_fd: a client that is in read_set,
-     *    handle_readable(); then read its slot in the table AGAIN, since
-     *    handle_readable() may have dropped and freed it; a client still
-     *    there and in write_set, handle_writable(). */
+    /* TODO step 2: for ever: build read_set and write_set from scratch
+     * (select() overwrites them); select() on them, no timeout; then serve
+     * what is ready.
+     *  - read_set: the self-pipe, the listening socket unless accepting is
+     *    paused, and each client still reading: not at end of input, not
+     *    closing, and not paused (has_room()).
+     *  - write_set: each client with answers waiting.
+     *  - Self-pipe readable: return 0. Listening socket readable:
+     *    handle_new_connections(). Each client readable:
+     *    handle_readable(); writable: serve_client(), and drop_client() if
+     *    that gives -1. A client may be gone after its first handler.
+     *  - EINTR from select(): loop; another error: "select: <reason>",
+     *    return -1. */
     (void)server;
     (void)read_set;
     (void)write_set;
     (void)client;
     (void)max_fd;
     (void)fd;
-    (void)ready;
+    (void)has_room;
     (void)handle_new_connections;
     (void)handle_readable;
-    (void)handle_writable;
     todo(2, "the select() loop (serve)");
     return -1;
 }
 
-/* Closes every client (they see end of file) and frees them. */
+/* Closes every client (they see end of file) and frees them, without a
+ * "disconnected" line: the server stops, they did not leave. */
 static void drop_all_clients(struct server *server)
 {
     int fd;
 
-    /* TODO step 6 (README step 6): for each slot of server->clients that
-     * holds a client: close() its descriptor, free() its output and the
-     * record, and clear the slot. No "client K disconnected" line here:
-     * the server is stopping (only that differs from drop_client()).
-     * Valgrind checks that nothing is left, neither memory nor descriptor. */
+    /* TODO step 6: free_client() every client left. */
     (void)server;
     (void)fd;
     todo(6, "close and free every client (drop_all_clients)");
 }
 
+/* Everything before "listening": the spare descriptor, the self-pipe, the
+ * signals, the listening socket. Returns the port it listens on, or -1
+ * after printing "call: reason". tear_down() closes what it opened. */
+static int set_up(struct server *server, long port)
+{
+    const char *failed_call;
+    int bound_port;
+
+    server->listen_fd = -1;
+    /* -1 is no failure: refuse_without_descriptors() does without. */
+    server->spare_fd = open("/dev/null", O_RDONLY);
+    /* The pipe first, then the handler that writes into it. */
+    if (pipe(signal_pipe) == -1) {
+        fprintf(stderr, "pipe: %s\n", strerror(errno));
+        return -1;
+    }
+    server->signal_fd = signal_pipe[0];
+    /* Both ends non-blocking: the handler must never wait in write(). */
+    if (net_set_nonblocking(signal_pipe[0], 1) == -1 || net_set_nonblocking(signal_pipe[1], 1) == -1) {
+        fprintf(stderr, "fcntl: %s\n", strerror(errno));
+        return -1;
+    }
+    if (net_catch_signals(on_stop_signal) == -1) {
+        fprintf(stderr, "sigaction: %s\n", strerror(errno));
+        return -1;
+    }
+    server->listen_fd = net_listen(port, BACKLOG, &bound_port, &failed_call);
+    if (server->listen_fd == -1) {
+        fprintf(stderr, "%s: %s\n", failed_call, strerror(errno));
+        return -1;
+    }
+    /* Non-blocking: a client that resets between select() and accept()
+     * must not leave us waiting in accept(). */
+    if (net_set_nonblocking(server->listen_fd, 1) == -1) {
+        fprintf(stderr, "fcntl: %s\n", strerror(errno));
+        return -1;
+    }
+    return bound_port;
+}
+
+/* Closes what set_up() opened. */
+static void tear_down(struct server *server)
+{
+    if (server->listen_fd != -1)
+        close(server->listen_fd);
+    if (server->spare_fd != -1)
+        close(server->spare_fd);
+    if (signal_pipe[0] != -1)
+        close(signal_pipe[0]);
+    if (signal_pipe[1] != -1)
+        close(signal_pipe[1]);
+}
+
 int main(int argc, char *argv[])
 {
-    static struct server server; /* FD_SETSIZE pointers: kept off the stack */
-    long port = DEFAULT_PORT;
-    int have_port = 0;
-    int i, status = 0, listening = 0;
+    static struct server server; /* FD_SETSIZE pointers and a line: kept off the stack */
+    struct net_server_args args;
+    int port, status = 1;
 
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            print_usage(stdout, argv[0]);
-            return 0;
-        } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
-            server.quiet = 1;
-        } else if (argv[i][0] != '-' && !have_port && (port = parse_port(argv[i])) != -1) {
-            have_port = 1;
-        } else {
-            fprintf(stderr, "%s: bad argument '%s'\n", argv[0], argv[i]);
-            print_usage(stderr, argv[0]);
-            return 2;
-        }
+    switch (net_server_args(argc, argv, &args)) {
+    case NET_ARGS_HELP:
+        net_server_usage(stdout, argv[0], NULL);
+        return 0;
+    case NET_ARGS_BAD:
+        net_server_usage(stderr, argv[0], args.bad);
+        return 2;
+    case NET_ARGS_OK:
+        break;
     }
-
+    server.quiet = args.quiet;
+    /* Tests read our output through a pipe: send each line at once. */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (install_signal_handlers() == -1) {
-        fprintf(stderr, "signals: %s\n", strerror(errno));
-        return 1;
-    }
-    server.signal_fd = signal_pipe[0];
-    server.spare_fd = open("/dev/null", O_RDONLY);
-    server.listen_fd = open_listener(port);
-    if (server.listen_fd == -1)
-        status = 1;
-    else if ((port = local_port(server.listen_fd)) == -1) {
-        fprintf(stderr, "getsockname: %s\n", strerror(errno));
-        status = 1;
-    }
 
-    if (status == 0) {
-        printf("listening on port %ld\n", port);
-        listening = 1;
+    port = set_up(&server, args.port);
+    if (port != -1) {
+        printf("listening on port %d\n", port);
         status = serve(&server) == 0 ? 0 : 1;
         drop_all_clients(&server);
-    }
-
-    if (server.listen_fd != -1)
-        close(server.listen_fd);
-    if (server.spare_fd != -1)
-        close(server.spare_fd);
-    close(signal_pipe[0]);
-    close(signal_pipe[1]);
-    if (listening)
         puts("server stopped");
+    }
+    tear_down(&server);
     return status;
 }

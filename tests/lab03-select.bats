@@ -160,7 +160,37 @@ needs_descriptors() {
 
 # server_log: the server's output, the clients' ports replaced by PORT.
 server_log() {
-    sed -E 's/^(client [0-9]+ connected from [0-9.]+):[0-9]+$/\1:PORT/' "$LOGS/server.out"
+    sed -E 's/^(client [0-9]+ connected from ([0-9.]+|\[[0-9a-f:]+\])):[0-9]+$/\1:PORT/' "$LOGS/server.out"
+}
+
+# crowd_count WORD: the number just before WORD in CROWD_RESULT ("paused
+# after 178688 bytes, 178688 lines": crowd_count lines gives 178688).
+crowd_count() {
+    [[ $CROWD_RESULT =~ ([0-9]+)\ $1 ]] && echo "${BASH_REMATCH[1]}"
+}
+
+# pinger_start: another client that pings every 50 ms, 16 times, and must
+# be answered each time within SOON: nobody may hold it up.
+pinger_start() {
+    local pings=() i
+    for i in $(seq 16); do pings+=(send 'ping\n' expect-within "$SOON" 'OK 4 bytes 4 chars' pause 50); done
+    peer_start pinger "${pings[@]}"
+}
+
+# expect_memory_bounded WHAT: the server's peak memory (VmHWM) stays under
+# 16 MB (64 MB with the sanitizers' shadow memory); printed, not checked,
+# under Valgrind, whose own memory is most of the process.
+expect_memory_bounded() {
+    [[ -r /proc/${LAB_PID[server]}/status ]] || return 0
+    local hwm bound=$((16 * 1024))
+    hwm=$(proc_status server VmHWM)
+    echo "# $1: server VmHWM $hwm kB" >&3
+    [[ -n ${SANITIZE:-} ]] && bound=$((64 * 1024))
+    if [[ ${VALGRIND:-0} != 0 ]]; then
+        echo "# (memory not checked under Valgrind: most of it is Valgrind's)" >&3
+    elif ((hwm > bound)); then
+        fail "the server's memory reached $hwm kB (VmHWM, bound $bound kB) $1: the answers waiting for a client must be bounded"
+    fi
 }
 
 # ---- given in the skeleton: command line, listening ----------------------
@@ -203,6 +233,24 @@ server_log() {
     run cat "$LOGS/server.out"
     assert_line --index 1 --regexp '^client 1 connected from 127\.0\.0\.1:[0-9]+$'
     assert_line --index 2 "client 1 disconnected"
+    server_stop
+}
+
+@test "step 1 (client table): peers shown as 127.0.0.1:PORT and [::1]:PORT (one listener for IPv4 and IPv6)" {
+    require_ipv6_loopback
+    server_start_ready 0
+    talk send 'v4\n' expect 'OK 2 bytes 2 chars'
+    run --separate-stderr timeout -k 2 "$T_RUN" "$PEER" -t "$T_WAIT" ::1 "$PORT" \
+        send 'v6\n' expect 'OK 2 bytes 2 chars' 3>&- 4>&-
+    ((status == 0)) || fail "$(printf 'a client connecting to [::1]:%s was not served (the server must listen on IPv6 too):\n%s' "$PORT" "$stderr")"
+    wait_for_output server '^client 2 disconnected$'
+    expect_equal "the server's log" "listening on port $PORT
+client 1 connected from 127.0.0.1:PORT
+client 1: v4
+client 1 disconnected
+client 2 connected from [::1]:PORT
+client 2: v6
+client 2 disconnected" "$(server_log)"
     server_stop
 }
 
@@ -340,9 +388,23 @@ client 1 disconnected" "$(server_log)"
         send '\xf0\x9f\x98\x80\n' expect 'OK 4 bytes 1 chars' \
         send '\n' expect 'OK 0 bytes 0 chars'
     wait_for_output server '^client 1: $'
-    # The NUL byte is shown as @ (a shell string cannot hold it).
-    expect_equal "the server's lines" $'client 1: Café\nclient 1: a@b\nclient 1: hello\nclient 1: 😀\nclient 1: ' \
-        "$(grep -a '^client 1: ' "$LOGS/server.out" | tr '\0' '@')"
+    # The NUL byte is a control character: the log shows it as \x00.
+    expect_equal "the server's lines" $'client 1: Café\nclient 1: a\\x00b\nclient 1: hello\nclient 1: 😀\nclient 1: ' \
+        "$(grep -a '^client 1: ' "$LOGS/server.out")"
+    server_stop
+}
+
+@test "step 3 (reading): the log shows control characters as \\xNN (ESC, DEL, C1, NUL, CR), a backslash and a TAB as they are" {
+    server_start_ready 0
+    # ESC [2K clears a terminal's line; U+009B (C2 9B) is the one-character
+    # ESC [ of some terminals; \r would let a client overwrite its log line.
+    talk send 'a\x1b[2Kb\x7fc\xc2\x9bd\\e\tf\n' expect 'OK 15 bytes 14 chars' \
+        send 'x\ry\0z\x01\x1f\xc2\x80\xc2\x9f\xc2\xa0\n' expect 'OK 13 bytes 10 chars' \
+        send '\r\rclient 9: forged\n' expect 'OK 18 bytes 18 chars'
+    wait_for_output server '^client 1 disconnected$'
+    expect_equal "the server's lines" \
+        $'client 1: a\\x1B[2Kb\\x7Fc\\xC2\\x9Bd\\e\tf\nclient 1: x\\x0Dy\\x00z\\x01\\x1F\\xC2\\x80\\xC2\\x9F\xc2\xa0\nclient 1: \\x0D\\x0Dclient 9: forged' \
+        "$(grep -a '^client 1: ' "$LOGS/server.out")"
     server_stop
 }
 
@@ -416,66 +478,91 @@ client 1 disconnected" "$(server_log)"
     server_stop
 }
 
-# ---- step 4: the answer queue -----------------------------------------------
+# ---- step 4: the answer queue and flow control ----------------------------
 
-@test "step 4 (answer queue): a client that never reads does not delay another; it is dropped past the bound" {
+@test "step 4 (flow control): a client that never reads is paused, not dropped, others served meanwhile; once it reads it gets every answer" {
     server_start_ready 0
-    # The non-reader: a crowd of one connection with a small receive buffer,
-    # that sends lines and never reads their answers.
+    # The non-reader: small buffers on its side, so that its lines stop
+    # soon once the server stops reading them.
     crowd_start
-    crowd open 1 4096
-    crowd flood 1 20000 'x\n'
-    local first=$CROWD_RESULT second=""
-    wait_for_output server '^client 1: x$'
+    crowd open 1 4096 4096
+    crowd fill 1 $((200 * SCALE)) '\n'
+    if [[ $CROWD_RESULT != *paused* ]]; then
+        fail "$(printf 'the server dropped a client that does not read its answers (%s): it must pause it\n%s' \
+            "$CROWD_RESULT" "$(describe_logs server)")"
+    fi
+    local count answered
+    count=$(crowd_count lines)
+    answered=$(grep -c '^client 1: $' "$LOGS/server.out")
+    echo "# the non-reader sent $count empty lines; $answered answered before the server paused it" >&3
+    ((answered < count)) || fail "the server answered all $count lines of a client that reads nothing: where are the answers?"
+    # Others are served at once while it is paused.
     talk send 'hello\n' expect-within "$SOON" 'OK 5 bytes 5 chars'
-    # Another client pings every 50 ms while the non-reader sends 1,000,000
-    # more lines (19 MB of answers, far past any sensible bound).
-    local pings=() i
-    for i in $(seq 16); do pings+=(send 'ping\n' expect-within "$SOON" 'OK 4 bytes 4 chars' pause 50); done
-    peer_start pinger "${pings[@]}"
-    if [[ $first != *dropped* ]]; then
-        crowd flood 1 1000000 'x\n'
-        second=$CROWD_RESULT
-    fi
+    pinger_start
     peer_wait pinger
-    # The system's buffers may have taken all the lines: the server then
-    # drops the client while it works through them.
-    if [[ $first != *dropped* && $second != *dropped* ]]; then
-        crowd wait-drop 1
+    if grep -q '^client 1 disconnected$' "$LOGS/server.out"; then
+        fail "the server dropped a client that does not read its answers: it must pause it"
     fi
-    wait_for_output server '^client 1 disconnected$'
-    talk send 'after\n' expect-within "$SOON" 'OK 5 bytes 5 chars'
-    if [[ -r /proc/${LAB_PID[server]}/status ]]; then
-        local rss hwm bound=$((16 * 1024))
-        rss=$(proc_status server VmRSS) hwm=$(proc_status server VmHWM)
-        echo "# after the non-reader: server VmRSS $rss kB, VmHWM $hwm kB" >&3
-        # The sanitizers add shadow memory; Valgrind's own memory is most of
-        # the process, so there the number says nothing about the server.
-        [[ -n ${SANITIZE:-} ]] && bound=$((64 * 1024))
-        if [[ ${VALGRIND:-0} != 0 ]]; then
-            echo "# (memory not checked under Valgrind: most of it is Valgrind's)" >&3
-        elif ((hwm > bound)); then
-            fail "the server's memory reached $hwm kB (VmHWM, bound $bound kB): the answers waiting for a client that does not read must be bounded"
-        fi
-    fi
+    # It reads at last: every line it sent is answered, in order.
+    crowd read 1 "$count" OK 0 bytes 0 chars
+    crowd_hello 1 1
+    expect_equal "connections served after the pause" 1 "$SERVED"
+    expect_equal "lines of client 1 in the log" $((count + 1)) "$(grep -c '^client 1: ' "$LOGS/server.out")"
+    expect_memory_bounded "after the non-reader"
     server_stop
 }
 
-@test "step 4 (answer queue): clients that leave without reading their answers do not kill the server (SIGPIPE)" {
+@test "step 4 (flow control): a client that reads gets all 1,000,000 answers to 1 MB of empty lines, never dropped; others served meanwhile" {
+    # -q: a million log lines would only slow it down.
+    server_start_ready -q 0
+    crowd_start
+    # A receive buffer of a common size: left to grow (up to tcp_rmem's
+    # maximum, 32 MB on some systems), it could hold all 19 MB of answers
+    # and hide a server that drops a client its answers outrun.
+    crowd open 1 65536
+    pinger_start
+    local started=${EPOCHREALTIME:-}
+    crowd exchange 1 1000000 0 '\n' OK 0 bytes 0 chars
+    report_time "1,000,000 empty lines and their 19 MB of answers" "$started"
+    peer_wait pinger
+    # End of file: the server closes once everything is answered.
+    crowd shut-write 1 1
+    crowd expect-eof 1 1
+    expect_memory_bounded "after 1,000,000 answers"
+    server_stop
+}
+
+@test "step 4 (flow control): a client that reads slowly (4 MiB/s) gets all 400,000 answers, never dropped" {
+    server_start_ready -q 0
+    crowd_start
+    crowd open 1 65536
+    pinger_start
+    crowd exchange 1 400000 4096 '\n' OK 0 bytes 0 chars
+    peer_wait pinger
+    crowd shut-write 1 1
+    crowd expect-eof 1 1
+    expect_memory_bounded "after a slow reader"
+    server_stop
+}
+
+@test "step 4 (answer queue): clients that reset while answers are still due do not kill the server (SIGPIPE)" {
     server_start_ready 0
-    # Each of twelve clients sends a line, then end of file and a reset at
-    # once: the server answers the line on a connection already reset after
-    # its end of file, and send() fails with EPIPE (SIGPIPE if not ignored).
+    # Each client sends 60,000 empty lines and end of file, and resets as
+    # soon as the first answer comes, thousands of answers before the last.
+    # 60 KB reach the server's system at once, end of file included (they
+    # fit its receive window), and their 1.1 MB of answers outgrow any
+    # queue's first send. A reset after the end of file makes the server's
+    # next send() fail with EPIPE, which raises SIGPIPE unless ignored.
     local script=() i
-    for i in $(seq 12); do
-        script+=(connect "c$i" send 'a\n' expect 'OK 1 bytes 1 chars' send 'b\n' shut-write reset)
+    for i in 1 2 3; do
+        script+=(connect "c$i" repeat 60000 '\n' shut-write expect 'OK 0 bytes 0 chars' reset)
     done
     run timeout -k 2 "$T_RUN" "$PEER" -t "$T_WAIT" 127.0.0.1 "$PORT" "${script[@]:2}" 3>&- 4>&-
     if ! is_running server; then
         wait_exit server "$T_STOP"
-        server_check_end server 0 "while clients left without reading their answers"
+        server_check_end server 0 "while clients reset before reading their answers"
     fi
-    wait_for_output server '^client 12 disconnected$'
+    wait_for_output server '^client 3 disconnected$'
     talk send 'hello\n' expect 'OK 5 bytes 5 chars'
     server_stop
 }
@@ -649,6 +736,28 @@ client 1 disconnected" "$(server_log)"
     peer_wait server
 }
 
+@test "step 7 (client): a last line without \\n at the end of input is sent as a line" {
+    listener_start server expect 'hello' send 'OK\n' expect 'last' send 'OK\n' expect-eof close
+    client_run 127.0.0.1 "$PORT" < <(printf 'hello\nlast')
+    assert_success
+    expect_equal "client's output" $'connected to 127.0.0.1:'"$PORT"$'\nOK\nOK' "$output"
+    peer_wait server
+}
+
+@test "step 7 (client): a line goes out in one piece with its \\n, none of it before" {
+    # Typed in two pieces: nothing may leave before the "\n" (a piece sent
+    # alone would make the rest wait for the server's ACK: Nagle).
+    listener_start server expect-silence $((300 * SCALE)) send 'go on\n' expect 'hello' send 'OK\n' expect-eof close
+    client_start 127.0.0.1 "$PORT"
+    client_type 'hel'
+    wait_for_output client '^go on$'
+    client_type 'lo\n'
+    wait_for_output client '^OK$'
+    client_end_input
+    client_wait_exit
+    peer_wait server
+}
+
 @test "step 7 (client): --latin1 converts what is typed to UTF-8 and the answers back" {
     listener_start server expect 'Caf\xc3\xa9' send 'OK caf\xc3\xa9 \xe2\x82\xac\n' expect-eof close
     client_run --latin1 127.0.0.1 "$PORT" < <(printf 'Caf\xe9\n')
@@ -671,4 +780,19 @@ client 1 disconnected" "$(server_log)"
     expect_equal "what the server received" $'client 2: hello\nclient 2: Café au lait\nclient 2: fin' "$output"
     server_stop
     peer_wait other
+}
+
+@test "step 7 (client): the client reaches the lab's server at ::1 (IPv6), its last line without \\n" {
+    require_ipv6_loopback
+    server_start_ready 0
+    client_run ::1 "$PORT" < <(printf 'hello\nlast')
+    assert_success
+    expect_equal "client's output" $'connected to ::1:'"$PORT"$'\nOK 5 bytes 5 chars\nOK 4 bytes 4 chars' "$output"
+    wait_for_output server '^client 1 disconnected$'
+    expect_equal "the server's log" "listening on port $PORT
+client 1 connected from [::1]:PORT
+client 1: hello
+client 1: last
+client 1 disconnected" "$(server_log)"
+    server_stop
 }

@@ -1,13 +1,12 @@
 /* lab03 client: one select() loop over standard input and the socket.
- * A line typed goes out at once, an answer is printed as soon as it comes:
- * neither side waits for the other any more. What the socket cannot take
- * yet waits in a bounded queue, and standard input is read only while the
- * queue has room. --latin1 as in lab02.
+ * A line typed goes out as soon as its "\n" is read, an answer is printed
+ * as soon as it comes: neither side waits for the other any more. What the
+ * socket cannot take yet waits in a bounded queue, and standard input is
+ * read only while the queue has room. --latin1 as in lab02; the command
+ * line and connecting are lab01's, in net.c.
  * Left out on purpose: threads (lab04 does the same with two of them).
  */
 #include <errno.h>
-#include <netdb.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +19,6 @@
 #include "net.h"
 #include "utf8.h"
 
-#define DEFAULT_HOST "localhost" /* the server runs on this machine */
-#define DEFAULT_PORT "12800"     /* the course's port */
 #define INPUT_CHUNK 4096         /* bytes read from standard input at a time */
 #define QUEUE_SIZE (16 * INPUT_CHUNK) /* bytes waiting for the socket, at most */
 
@@ -35,76 +32,11 @@ struct client {
     int bye_received;
     char queue[QUEUE_SIZE];      /* bytes for the server: queue[sent..queued) */
     size_t sent, queued;
-    char line_start[4];          /* the first bytes of the line being typed... */
+    size_t lines_end;            /* queue[..lines_end) ends with a "\n": whole lines */
+    char line_start[4];          /* the first bytes of the line being typed ("fin\r" at most)... */
     size_t line_len;             /* ...and its length so far, to spot "fin" */
     struct linebuf from_server;
 };
-
-/* Prints how to run the program on stream out. */
-static void print_usage(FILE *out, const char *program)
-{
-    fprintf(out, "usage: %s [--latin1] [HOST [PORT]]   (default %s %s; PORT 1-65535)\n"
-                 "  --latin1  the terminal uses ISO-8859-1: convert to and from UTF-8\n",
-            program, DEFAULT_HOST, DEFAULT_PORT);
-}
-
-/* Returns 1 if -h or --help is among the arguments, wherever it is. */
-static int wants_help(int argc, char *argv[])
-{
-    int i;
-
-    for (i = 1; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
-    return 0;
-}
-
-/* Returns 1 if text is a port number from 1 to 65535. */
-static int is_valid_port(const char *text)
-{
-    char *end;
-    long port;
-
-    if (*text < '0' || *text > '9')
-        return 0;
-    errno = 0;
-    port = strtol(text, &end, 10);
-    return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
-}
-
-/* Connects to host:port, trying each address the resolver gives. Returns
- * the socket, or -1 after printing why. */
-static int connect_to(const char *host, const char *port)
-{
-    struct addrinfo hints, *addresses, *address;
-    int server_fd = -1;
-    int status, saved_errno = 0;
-
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    status = getaddrinfo(host, port, &hints, &addresses);
-    if (status != 0) {
-        fprintf(stderr, "getaddrinfo: %s: %s\n", host, gai_strerror(status));
-        return -1;
-    }
-    for (address = addresses; address != NULL; address = address->ai_next) {
-        server_fd = socket(address->ai_family, address->ai_socktype, address->ai_protocol);
-        if (server_fd == -1) {
-            saved_errno = errno;
-            continue;
-        }
-        if (connect(server_fd, address->ai_addr, address->ai_addrlen) == 0)
-            break;
-        saved_errno = errno;
-        close(server_fd);
-        server_fd = -1;
-    }
-    freeaddrinfo(addresses);
-    if (server_fd == -1)
-        fprintf(stderr, "connect: %s\n", strerror(saved_errno));
-    return server_fd;
-}
 
 /* Shows the prompt when a person types at a terminal. */
 static void prompt(const struct client *client)
@@ -128,22 +60,51 @@ static void print_line(const char *line, size_t len, int latin1)
     putchar('\n');
 }
 
+/* Returns 1 while the queue has room for one more read of input, converted
+ * (each Latin-1 byte may take two bytes of UTF-8). */
+static int has_room(const struct client *client)
+{
+    return client->queued - client->sent + 2 * INPUT_CHUNK <= QUEUE_SIZE;
+}
+
+/* Returns where sending must stop for now: after the last whole line, so
+ * that a line leaves in one send() with its "\n" (sent apart, the "\n"
+ * would wait for the server's ACK of the first piece: Nagle's algorithm).
+ * Everything may go once the input is done, and a piece so long that it
+ * fills the queue goes as it is (no room would be left to read its end). */
+static size_t sendable_end(const struct client *client)
+{
+    if (client->input_done || (client->lines_end <= client->sent && !has_room(client)))
+        return client->queued;
+    return client->lines_end;
+}
+
 /* Appends input bytes to the queue for the server (converted to UTF-8 if
  * asked). The caller made sure there is room: 2 * len bytes. */
 static void queue_input(struct client *client, const char *bytes, size_t len)
 {
-    if (client->sent == client->queued)
-        client->sent = client->queued = 0;
-    else if (client->queued + 2 * len > QUEUE_SIZE) {
+    size_t start, end;
+
+    if (client->sent == client->queued) {
+        client->sent = client->queued = client->lines_end = 0;
+    } else if (client->queued + 2 * len > QUEUE_SIZE) {
         memmove(client->queue, client->queue + client->sent, client->queued - client->sent);
+        client->lines_end = client->lines_end > client->sent ? client->lines_end - client->sent : 0;
         client->queued -= client->sent;
         client->sent = 0;
     }
+    start = client->queued;
     if (client->latin1) {
         client->queued += utf8_from_latin1(bytes, len, client->queue + client->queued);
     } else {
         memcpy(client->queue + client->queued, bytes, len);
         client->queued += len;
+    }
+    for (end = client->queued; end > start; end--) {
+        if (client->queue[end - 1] == '\n') {
+            client->lines_end = end;
+            break;
+        }
     }
 }
 
@@ -166,7 +127,7 @@ static size_t take_until_fin(struct client *client, const char *bytes, size_t le
             && client->line_start[line_len - 1] == '\r')
             line_len--;
         client->line_len = 0;
-        if (line_len == 3 && strncasecmp(client->line_start, "fin", 3) == 0) {
+        if (line_len == strlen("fin") && strncasecmp(client->line_start, "fin", line_len) == 0) {
             client->input_done = 1;
             return i + 1;
         }
@@ -186,19 +147,22 @@ static void handle_input(struct client *client)
         if (len == -1)
             fprintf(stderr, "read: %s\n", strerror(errno));
         client->input_done = 1; /* end of input */
+        if (client->line_len > 0)
+            queue_input(client, "\n", 1); /* a last piece without "\n" is a line too */
         return;
     }
     queue_input(client, bytes, take_until_fin(client, bytes, (size_t)len));
 }
 
-/* Sends what the socket takes of the queue. Returns 0, or -1 if the server
- * is gone. */
+/* Sends what the socket takes of the queue, up to sendable_end(). Returns
+ * 0, or -1 if the server is gone. */
 static int flush_queue(struct client *client)
 {
+    size_t end = sendable_end(client);
     ssize_t sent;
 
-    while (client->sent < client->queued) {
-        sent = send(client->server_fd, client->queue + client->sent, client->queued - client->sent, 0);
+    while (client->sent < end) {
+        sent = send(client->server_fd, client->queue + client->sent, end - client->sent, 0);
         if (sent == -1) {
             if (errno == EINTR)
                 continue;
@@ -217,7 +181,7 @@ static int handle_answers(struct client *client)
 {
     const char *line;
     size_t len;
-    int result;
+    enum linebuf_result result;
     ssize_t received = linebuf_fill(&client->from_server);
 
     if (received == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -228,15 +192,16 @@ static int handle_answers(struct client *client)
         if (result != LINEBUF_LINE)
             continue; /* no server of the course sends lines that long */
         print_line(line, len, client->latin1);
-        client->bye_received = len == 3 && memcmp(line, "bye", 3) == 0;
+        client->bye_received = len == strlen("bye") && memcmp(line, "bye", len) == 0;
     }
     prompt(client);
     return 0;
 }
 
 /* The loop: wait for standard input or the server, whichever comes first.
- * Returns when the server closes. */
-static void talk(struct client *client)
+ * Returns 0 when the server closes, -1 if select() failed (after printing
+ * why). */
+static int talk(struct client *client)
 {
     fd_set read_set, write_set;
     int max_fd = client->server_fd > STDIN_FILENO ? client->server_fd : STDIN_FILENO;
@@ -251,17 +216,16 @@ static void talk(struct client *client)
         FD_ZERO(&read_set);
         FD_ZERO(&write_set);
         FD_SET(client->server_fd, &read_set);
-        /* Read input only while the queue has room for it, converted. */
-        if (!client->input_done && client->queued - client->sent + 2 * INPUT_CHUNK <= QUEUE_SIZE)
+        if (!client->input_done && has_room(client))
             FD_SET(STDIN_FILENO, &read_set);
-        if (client->sent < client->queued)
+        if (client->sent < sendable_end(client))
             FD_SET(client->server_fd, &write_set);
 
         if (select(max_fd + 1, &read_set, &write_set, NULL, NULL) == -1) {
             if (errno == EINTR)
                 continue;
             fprintf(stderr, "select: %s\n", strerror(errno));
-            return;
+            return -1;
         }
         if (FD_ISSET(client->server_fd, &read_set) && handle_answers(client) == -1)
             break;
@@ -276,52 +240,49 @@ static void talk(struct client *client)
     /* The server closed. Expected after "bye" or after our own end. */
     if (!client->bye_received && !client->input_done)
         puts("connection closed by server");
+    return 0;
 }
 
 int main(int argc, char *argv[])
 {
     static struct client client; /* its buffers are big: kept off the stack */
-    const char *host = DEFAULT_HOST;
-    const char *port = DEFAULT_PORT;
-    struct sigaction ignore;
-    int first = 1;
+    struct net_client_args args;
+    char error[256];
+    int status;
 
-    if (wants_help(argc, argv)) {
-        print_usage(stdout, argv[0]);
+    switch (net_client_args(argc, argv, &args)) {
+    case NET_ARGS_HELP:
+        net_client_usage(stdout, argv[0], NULL);
         return 0;
-    }
-    if (argc > 1 && strcmp(argv[1], "--latin1") == 0) {
-        client.latin1 = 1;
-        first = 2;
-    }
-    if (argc > first + 2 || (argc > first && argv[first][0] == '-')
-        || (argc > first + 1 && !is_valid_port(argv[first + 1]))) {
-        fprintf(stderr, "%s: bad arguments\n", argv[0]);
-        print_usage(stderr, argv[0]);
+    case NET_ARGS_BAD:
+        net_client_usage(stderr, argv[0], args.bad);
         return 2;
+    case NET_ARGS_OK:
+        break;
     }
-    if (argc > first)
-        host = argv[first];
-    if (argc > first + 1)
-        port = argv[first + 1];
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    memset(&ignore, 0, sizeof ignore);
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ignore, NULL);
-
-    client.server_fd = connect_to(host, port);
-    if (client.server_fd == -1)
+    /* A server that closed while we send gives EPIPE, not a silent death. */
+    if (net_catch_signals(NULL) == -1) {
+        fprintf(stderr, "sigaction: %s\n", strerror(errno));
         return 1;
-    printf("connected to %s:%s\n", host, port);
-    if (set_nonblocking(client.server_fd) == -1) {
+    }
+    client.server_fd = net_connect(args.host, args.port, error, sizeof error);
+    if (client.server_fd == -1) {
+        fprintf(stderr, "%s\n", error);
+        return 1;
+    }
+    printf("connected to %s:%ld\n", args.host, args.port);
+    /* Non-blocking: a send() that waits would stop the printing too. */
+    if (net_set_nonblocking(client.server_fd, 1) == -1) {
         fprintf(stderr, "fcntl: %s\n", strerror(errno));
         close(client.server_fd);
         return 1;
     }
+    client.latin1 = args.latin1;
     client.interactive = isatty(STDIN_FILENO);
     linebuf_init(&client.from_server, client.server_fd);
-    talk(&client);
+    status = talk(&client) == 0 ? 0 : 1;
     close(client.server_fd);
-    return 0;
+    return status;
 }

@@ -1,15 +1,14 @@
 /* lab03 server: many clients at once, in one thread, with select().
- * Every socket is non-blocking; each client has its own line reader and its
- * own queue of answers, so a slow, silent or vanished client never holds up
- * the others. The loop sleeps in select() until a socket or a signal needs
- * it: no timeout, no polling. Framing and UTF-8 answers are lab02's.
+ * Every client socket is non-blocking; each client has its own line reader
+ * and its own bounded queue of answers. A client whose answers pile up
+ * unread is paused (its lines wait) while the others are served. The loop
+ * sleeps in select() until a socket or a signal needs it: no timeout, no
+ * polling. Framing and UTF-8 answers are lab02's; lab01's set-up (command
+ * line, listening socket, accept, signals) is in net.c.
  * Left out on purpose: threads (lab04), poll() and epoll (see the README).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,19 +21,19 @@
 #include "net.h"
 #include "utf8.h"
 
-#define DEFAULT_PORT 12800              /* the course's port */
 #define BACKLOG SOMAXCONN               /* many clients may connect at once */
 #define ANSWER_SIZE 64                  /* "OK <B> bytes <C> chars\n" and the like */
-#define OUTPUT_LIMIT (1024 * 1024)      /* unread answers before a client is dropped */
+#define OUTPUT_LIMIT (64 * 1024)        /* unsent answers per client, at most: then it is paused */
 #define ACCEPT_BATCH 64                 /* connections accepted per wake-up, for fairness */
 
 /* One connected client. */
 struct client {
     int fd;
     unsigned long number;       /* 1, 2, ... in order of connection */
-    int closing;                /* reads no more: sends what is queued, then closes */
-    char *output;               /* answers not sent yet: output[sent..queued) */
-    size_t sent, queued, capacity;
+    int input_ended;            /* end of file read: no more recv() */
+    int closing;                /* nothing more to answer: close once the queue is sent */
+    char output[OUTPUT_LIMIT];  /* answers not sent yet: output[sent..queued) */
+    size_t sent, queued;
     struct linebuf reader;
 };
 
@@ -47,6 +46,7 @@ struct server {
     int quiet;
     unsigned long next_number;
     struct client *clients[FD_SETSIZE]; /* by descriptor; only fds below FD_SETSIZE are kept */
+    char shown[UTF8_ESCAPED_SIZE(LINE_MAX_BYTES)]; /* a line as the log shows it */
 };
 
 /* The self-pipe: the handler writes a byte, select() sees it. */
@@ -64,113 +64,35 @@ static void on_stop_signal(int signo)
     errno = saved_errno;
 }
 
-/* Prints how to run the program on stream out. */
-static void print_usage(FILE *out, const char *program)
-{
-    fprintf(out, "usage: %s [-q] [PORT]   (PORT 0-65535, default %d; 0 = any free port)\n",
-            program, DEFAULT_PORT);
-}
-
-/* Parses a port number from 0 to 65535. Returns it, or -1 if text is not one. */
-static long parse_port(const char *text)
-{
-    char *end;
-    long port;
-
-    if (*text < '0' || *text > '9')
-        return -1;
-    errno = 0;
-    port = strtol(text, &end, 10);
-    if (errno != 0 || *end != '\0' || port > 65535)
-        return -1;
-    return port;
-}
-
-/* Creates the self-pipe (both ends non-blocking), installs the stop handler
- * for SIGINT and SIGTERM and ignores SIGPIPE. Returns 0, or -1 with errno. */
-static int install_signal_handlers(void)
-{
-    struct sigaction action;
-
-    if (pipe(signal_pipe) == -1)
-        return -1;
-    if (set_nonblocking(signal_pipe[0]) == -1 || set_nonblocking(signal_pipe[1]) == -1)
-        return -1;
-    memset(&action, 0, sizeof action);
-    sigemptyset(&action.sa_mask);
-    action.sa_handler = SIG_IGN;
-    if (sigaction(SIGPIPE, &action, NULL) == -1)
-        return -1;
-    action.sa_handler = on_stop_signal;
-    if (sigaction(SIGINT, &action, NULL) == -1 || sigaction(SIGTERM, &action, NULL) == -1)
-        return -1;
-    return 0;
-}
-
 /* Returns 1 if the line is "fin" in any letter case. */
 static int is_fin(const char *line, size_t len)
 {
-    return len == 3 && strncasecmp(line, "fin", 3) == 0;
+    return len == strlen("fin") && strncasecmp(line, "fin", len) == 0;
 }
 
-/* Creates the non-blocking listening socket on every local IPv4 address and
- * the given port (0 = any). Returns it, or -1 after printing "call: reason". */
-static int open_listener(long port)
+/* Returns 1 while the client's unsent answers leave room for one more.
+ * Without room the client is paused: its lines wait in its reader and in
+ * the network, and TCP slows it down. */
+static int has_room(const struct client *client)
 {
-    struct sockaddr_in address;
-    int listen_fd;
-    int yes = 1;
-
-    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (listen_fd == -1) {
-        fprintf(stderr, "socket: %s\n", strerror(errno));
-        return -1;
-    }
-    if (setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) == -1) {
-        fprintf(stderr, "setsockopt: %s\n", strerror(errno));
-        close(listen_fd);
-        return -1;
-    }
-    memset(&address, 0, sizeof address);
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_ANY);
-    address.sin_port = htons((unsigned short)port);
-    if (bind(listen_fd, (struct sockaddr *)&address, sizeof address) == -1) {
-        fprintf(stderr, "bind: %s\n", strerror(errno));
-        close(listen_fd);
-        return -1;
-    }
-    /* Non-blocking: a client that resets between select() and accept()
-     * must not leave us waiting in accept(). */
-    if (listen(listen_fd, BACKLOG) == -1 || set_nonblocking(listen_fd) == -1) {
-        fprintf(stderr, "listen: %s\n", strerror(errno));
-        close(listen_fd);
-        return -1;
-    }
-    return listen_fd;
+    return client->queued - client->sent + ANSWER_SIZE <= OUTPUT_LIMIT;
 }
 
-/* Returns the port a bound socket really uses, or -1 with errno set. */
-static int local_port(int fd)
+/* Closes and frees a client (it sees end of file), and clears its slot. */
+static void free_client(struct server *server, struct client *client)
 {
-    struct sockaddr_in address;
-    socklen_t address_len = sizeof address;
-
-    if (getsockname(fd, (struct sockaddr *)&address, &address_len) == -1)
-        return -1;
-    return ntohs(address.sin_port);
+    server->clients[client->fd] = NULL;
+    server->accept_paused = 0; /* a descriptor is free again */
+    close(client->fd);
+    free(client);
 }
 
-/* Closes and frees a client, and says so. */
+/* A client leaves: says so, then frees it. The caller must not touch it again. */
 static void drop_client(struct server *server, struct client *client)
 {
     if (!server->quiet)
         printf("client %lu disconnected\n", client->number);
-    server->clients[client->fd] = NULL;
-    server->accept_paused = 0; /* a descriptor is free again */
-    close(client->fd);
-    free(client->output);
-    free(client);
+    free_client(server, client);
 }
 
 /* Sends as much of the client's queue as its socket takes now. Returns 0,
@@ -194,76 +116,86 @@ static int flush_output(struct client *client)
     return 0;
 }
 
-/* Appends len bytes to the client's queue. Returns 0, or -1 if the queue
- * would pass OUTPUT_LIMIT (a client that does not read its answers) or
- * memory ran out: the caller drops the client. */
-static int queue_output(struct client *client, const char *text, size_t len)
+/* Appends len bytes to the client's queue. has_room() said they fit: the
+ * unsent bytes, moved to the front if need be, leave room for them. */
+static void queue_output(struct client *client, const char *text, size_t len)
 {
-    size_t needed, capacity;
-    char *grown;
-
-    if (client->queued - client->sent + len > OUTPUT_LIMIT)
-        return -1;
-    if (client->sent > 0 && client->queued + len > client->capacity) {
-        /* Reuse the room of what was sent before growing. */
+    if (client->queued + len > OUTPUT_LIMIT) {
         memmove(client->output, client->output + client->sent, client->queued - client->sent);
         client->queued -= client->sent;
         client->sent = 0;
     }
-    needed = client->queued + len;
-    if (needed > client->capacity) {
-        capacity = client->capacity == 0 ? 4096 : client->capacity;
-        while (capacity < needed)
-            capacity *= 2;
-        grown = realloc(client->output, capacity);
-        if (grown == NULL)
-            return -1;
-        client->output = grown;
-        client->capacity = capacity;
-    }
     memcpy(client->output + client->queued, text, len);
     client->queued += len;
-    return 0;
 }
 
-/* Answers every complete line in the client's reader, as lab02 does.
- * Returns 0, or -1 if the client must be dropped. */
+/* Writes into answer what lab02 answers to one line of the reader, and
+ * logs a valid line with its control characters escaped. Returns the
+ * answer's length. */
+static int answer_line(struct server *server, struct client *client, enum linebuf_result result,
+                       const char *line, size_t len, char answer[ANSWER_SIZE])
+{
+    size_t chars, error_at, shown_len;
+
+    if (result == LINEBUF_TOO_LONG)
+        return snprintf(answer, ANSWER_SIZE, "ERR line too long\n");
+    if (!utf8_check(line, len, &chars, &error_at))
+        return snprintf(answer, ANSWER_SIZE, "ERR invalid UTF-8 at byte %zu\n", error_at);
+    if (!server->quiet) {
+        shown_len = utf8_escape_controls(line, len, server->shown);
+        printf("client %lu: %.*s\n", client->number, (int)shown_len, server->shown);
+    }
+    if (is_fin(line, len)) {
+        client->closing = 1; /* what follows "fin" is never answered */
+        return snprintf(answer, ANSWER_SIZE, "bye\n");
+    }
+    return snprintf(answer, ANSWER_SIZE, "OK %zu bytes %zu chars\n", len, chars);
+}
+
+/* Answers the complete lines in the client's reader while its queue has
+ * room. Returns 0 when none is left to answer, 1 when lines may still wait
+ * (no room: the client is paused). */
 static int answer_lines(struct server *server, struct client *client)
 {
     const char *line;
-    size_t len, chars, error_at;
+    size_t len;
     char answer[ANSWER_SIZE];
-    int result, answer_len;
+    enum linebuf_result result;
+    int answer_len;
 
-    while (!client->closing && (result = linebuf_next(&client->reader, &line, &len)) != LINEBUF_NONE) {
-        if (result == LINEBUF_TOO_LONG) {
-            answer_len = snprintf(answer, sizeof answer, "ERR line too long\n");
-        } else if (!utf8_check(line, len, &chars, &error_at)) {
-            answer_len = snprintf(answer, sizeof answer, "ERR invalid UTF-8 at byte %zu\n", error_at);
-        } else {
-            if (!server->quiet) {
-                printf("client %lu: ", client->number);
-                fwrite(line, 1, len, stdout);
-                putchar('\n');
-            }
-            if (is_fin(line, len)) {
-                answer_len = snprintf(answer, sizeof answer, "bye\n");
-                client->closing = 1; /* what follows "fin" is ignored */
-            } else {
-                answer_len = snprintf(answer, sizeof answer, "OK %zu bytes %zu chars\n", len, chars);
-            }
-        }
-        if (queue_output(client, answer, (size_t)answer_len) == -1) {
-            /* Full: maybe the socket takes some now; if not, the client does
-             * not read its answers and is dropped. */
-            if (flush_output(client) == -1 || queue_output(client, answer, (size_t)answer_len) == -1)
-                return -1;
-        }
+    while (!client->closing) {
+        /* Checked at each line, not once per read: 64 KiB of empty lines
+         * make 1.2 MB of answers. */
+        if (!has_room(client))
+            return 1;
+        result = linebuf_next(&client->reader, &line, &len);
+        if (result == LINEBUF_NONE)
+            return 0;
+        answer_len = answer_line(server, client, result, line, len, answer);
+        queue_output(client, answer, (size_t)answer_len);
     }
     return 0;
 }
 
-/* The client's socket is readable: one read, then every complete line. */
+/* Answers the client's waiting lines and sends what its socket takes, as
+ * long as sending makes room for more, so that no complete line is left in
+ * the reader, where select() cannot see it, unless the client is paused.
+ * Returns 0, or -1 if the client must go: gone, or done. */
+static int serve_client(struct server *server, struct client *client)
+{
+    int waiting;
+
+    do {
+        waiting = answer_lines(server, client);
+        if (flush_output(client) == -1)
+            return -1;
+    } while (waiting && has_room(client));
+    if (client->input_ended && !waiting)
+        client->closing = 1; /* every complete line is answered; a last piece without "\n" is not a line */
+    return client->closing && client->sent == client->queued ? -1 : 0;
+}
+
+/* The client's socket is readable: one read, then its lines. */
 static void handle_readable(struct server *server, struct client *client)
 {
     ssize_t received = linebuf_fill(&client->reader);
@@ -275,16 +207,8 @@ static void handle_readable(struct server *server, struct client *client)
         return;
     }
     if (received == 0)
-        client->closing = 1; /* end of file: answer what came, then close */
-    if (answer_lines(server, client) == -1 || flush_output(client) == -1
-        || (client->closing && client->queued == 0))
-        drop_client(server, client);
-}
-
-/* The client's socket has room: send more of its queue. */
-static void handle_writable(struct server *server, struct client *client)
-{
-    if (flush_output(client) == -1 || (client->closing && client->queued == 0))
+        client->input_ended = 1; /* end of file: its complete lines are answered, then it is closed */
+    if (serve_client(server, client) == -1)
         drop_client(server, client);
 }
 
@@ -319,29 +243,26 @@ static void refuse_without_descriptors(struct server *server)
         server->accept_paused = 1;
 }
 
-/* Creates the record of a newly accepted client. Returns 0, or -1 (then
- * the caller refuses the connection). */
-static int add_client(struct server *server, int fd, const struct sockaddr_in *peer)
+/* Creates the record of a newly accepted client, peer its address as text.
+ * Returns 0, or -1 (then the caller refuses the connection). */
+static int add_client(struct server *server, int fd, const char *peer)
 {
     struct client *client;
-    char ip[INET_ADDRSTRLEN];
 
-    if (set_nonblocking(fd) == -1)
+    if (net_set_nonblocking(fd, 1) == -1)
         return -1;
-    client = malloc(sizeof *client); /* the reader's 64 KiB are touched only as used */
+    client = malloc(sizeof *client); /* its 128 KiB of buffers are touched only as used */
     if (client == NULL)
         return -1;
     client->fd = fd;
     client->number = ++server->next_number;
+    client->input_ended = 0;
     client->closing = 0;
-    client->output = NULL;
-    client->sent = client->queued = client->capacity = 0;
+    client->sent = client->queued = 0;
     linebuf_init(&client->reader, fd);
     server->clients[fd] = client;
-    if (!server->quiet) {
-        inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
-        printf("client %lu connected from %s:%d\n", client->number, ip, ntohs(peer->sin_port));
-    }
+    if (!server->quiet)
+        printf("client %lu connected from %s\n", client->number, peer);
     return 0;
 }
 
@@ -349,13 +270,11 @@ static int add_client(struct server *server, int fd, const struct sockaddr_in *p
  * at most, so that clients already connected are served in between). */
 static void handle_new_connections(struct server *server)
 {
-    struct sockaddr_in peer;
-    socklen_t peer_len;
+    char peer[NET_PEER_SIZE];
     int fd, i;
 
     for (i = 0; i < ACCEPT_BATCH; i++) {
-        peer_len = sizeof peer;
-        fd = accept(server->listen_fd, (struct sockaddr *)&peer, &peer_len);
+        fd = net_accept(server->listen_fd, peer);
         if (fd == -1) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue; /* a signal, or a client gone before we took it */
@@ -370,7 +289,7 @@ static void handle_new_connections(struct server *server)
             return; /* nobody else is waiting */
         }
         /* select() cannot watch descriptors from FD_SETSIZE on. */
-        if (fd >= FD_SETSIZE || add_client(server, fd, &peer) == -1)
+        if (fd >= FD_SETSIZE || add_client(server, fd, peer) == -1)
             refuse(fd);
     }
 }
@@ -382,7 +301,7 @@ static int serve(struct server *server)
 {
     fd_set read_set, write_set;
     struct client *client;
-    int max_fd, fd, ready;
+    int max_fd, fd;
 
     for (;;) {
         /* select() changes the sets: build them again each time. */
@@ -399,7 +318,8 @@ static int serve(struct server *server)
             client = server->clients[fd];
             if (client == NULL)
                 continue;
-            if (!client->closing)
+            /* A paused client is not read: TCP holds its lines back. */
+            if (!client->input_ended && !client->closing && has_room(client))
                 FD_SET(fd, &read_set);
             if (client->queued > client->sent)
                 FD_SET(fd, &write_set);
@@ -407,8 +327,7 @@ static int serve(struct server *server)
                 max_fd = fd;
         }
 
-        ready = select(max_fd + 1, &read_set, &write_set, NULL, NULL);
-        if (ready == -1) {
+        if (select(max_fd + 1, &read_set, &write_set, NULL, NULL) == -1) {
             if (errno == EINTR)
                 continue; /* the self-pipe says whether to stop */
             fprintf(stderr, "select: %s\n", strerror(errno));
@@ -423,78 +342,105 @@ static int serve(struct server *server)
             if (client != NULL && FD_ISSET(fd, &read_set))
                 handle_readable(server, client);
             client = server->clients[fd]; /* it may be gone now */
-            if (client != NULL && FD_ISSET(fd, &write_set))
-                handle_writable(server, client);
+            /* Room to send: more answers go, and if that unpauses the
+             * client, its waiting lines are taken again at once. */
+            if (client != NULL && FD_ISSET(fd, &write_set) && serve_client(server, client) == -1)
+                drop_client(server, client);
         }
     }
 }
 
-/* Closes every client (they see end of file) and frees them. */
+/* Closes every client (they see end of file) and frees them, without a
+ * "disconnected" line: the server stops, they did not leave. */
 static void drop_all_clients(struct server *server)
 {
     int fd;
 
-    for (fd = 0; fd < FD_SETSIZE; fd++) {
-        if (server->clients[fd] != NULL) {
-            close(fd);
-            free(server->clients[fd]->output);
-            free(server->clients[fd]);
-            server->clients[fd] = NULL;
-        }
+    for (fd = 0; fd < FD_SETSIZE; fd++)
+        if (server->clients[fd] != NULL)
+            free_client(server, server->clients[fd]);
+}
+
+/* Everything before "listening": the spare descriptor, the self-pipe, the
+ * signals, the listening socket. Returns the port it listens on, or -1
+ * after printing "call: reason". tear_down() closes what it opened. */
+static int set_up(struct server *server, long port)
+{
+    const char *failed_call;
+    int bound_port;
+
+    server->listen_fd = -1;
+    /* -1 is no failure: refuse_without_descriptors() does without. */
+    server->spare_fd = open("/dev/null", O_RDONLY);
+    /* The pipe first, then the handler that writes into it. */
+    if (pipe(signal_pipe) == -1) {
+        fprintf(stderr, "pipe: %s\n", strerror(errno));
+        return -1;
     }
+    server->signal_fd = signal_pipe[0];
+    /* Both ends non-blocking: the handler must never wait in write(). */
+    if (net_set_nonblocking(signal_pipe[0], 1) == -1 || net_set_nonblocking(signal_pipe[1], 1) == -1) {
+        fprintf(stderr, "fcntl: %s\n", strerror(errno));
+        return -1;
+    }
+    if (net_catch_signals(on_stop_signal) == -1) {
+        fprintf(stderr, "sigaction: %s\n", strerror(errno));
+        return -1;
+    }
+    server->listen_fd = net_listen(port, BACKLOG, &bound_port, &failed_call);
+    if (server->listen_fd == -1) {
+        fprintf(stderr, "%s: %s\n", failed_call, strerror(errno));
+        return -1;
+    }
+    /* Non-blocking: a client that resets between select() and accept()
+     * must not leave us waiting in accept(). */
+    if (net_set_nonblocking(server->listen_fd, 1) == -1) {
+        fprintf(stderr, "fcntl: %s\n", strerror(errno));
+        return -1;
+    }
+    return bound_port;
+}
+
+/* Closes what set_up() opened. */
+static void tear_down(struct server *server)
+{
+    if (server->listen_fd != -1)
+        close(server->listen_fd);
+    if (server->spare_fd != -1)
+        close(server->spare_fd);
+    if (signal_pipe[0] != -1)
+        close(signal_pipe[0]);
+    if (signal_pipe[1] != -1)
+        close(signal_pipe[1]);
 }
 
 int main(int argc, char *argv[])
 {
-    static struct server server; /* FD_SETSIZE pointers: kept off the stack */
-    long port = DEFAULT_PORT;
-    int have_port = 0;
-    int i, status = 0, listening = 0;
+    static struct server server; /* FD_SETSIZE pointers and a line: kept off the stack */
+    struct net_server_args args;
+    int port, status = 1;
 
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            print_usage(stdout, argv[0]);
-            return 0;
-        } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
-            server.quiet = 1;
-        } else if (argv[i][0] != '-' && !have_port && (port = parse_port(argv[i])) != -1) {
-            have_port = 1;
-        } else {
-            fprintf(stderr, "%s: bad argument '%s'\n", argv[0], argv[i]);
-            print_usage(stderr, argv[0]);
-            return 2;
-        }
+    switch (net_server_args(argc, argv, &args)) {
+    case NET_ARGS_HELP:
+        net_server_usage(stdout, argv[0], NULL);
+        return 0;
+    case NET_ARGS_BAD:
+        net_server_usage(stderr, argv[0], args.bad);
+        return 2;
+    case NET_ARGS_OK:
+        break;
     }
-
+    server.quiet = args.quiet;
+    /* Tests read our output through a pipe: send each line at once. */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (install_signal_handlers() == -1) {
-        fprintf(stderr, "signals: %s\n", strerror(errno));
-        return 1;
-    }
-    server.signal_fd = signal_pipe[0];
-    server.spare_fd = open("/dev/null", O_RDONLY);
-    server.listen_fd = open_listener(port);
-    if (server.listen_fd == -1)
-        status = 1;
-    else if ((port = local_port(server.listen_fd)) == -1) {
-        fprintf(stderr, "getsockname: %s\n", strerror(errno));
-        status = 1;
-    }
 
-    if (status == 0) {
-        printf("listening on port %ld\n", port);
-        listening = 1;
+    port = set_up(&server, args.port);
+    if (port != -1) {
+        printf("listening on port %d\n", port);
         status = serve(&server) == 0 ? 0 : 1;
         drop_all_clients(&server);
-    }
-
-    if (server.listen_fd != -1)
-        close(server.listen_fd);
-    if (server.spare_fd != -1)
-        close(server.spare_fd);
-    close(signal_pipe[0]);
-    close(signal_pipe[1]);
-    if (listening)
         puts("server stopped");
+    }
+    tear_down(&server);
     return status;
 }

@@ -3,10 +3,11 @@
  * ===============================================================
  *
  * tests/lab03-select.bats uses this program where peer's 64 connections
- * are not enough (1000 clients, FD_SETSIZE, running out of descriptors), and
- * for a client that sends without ever reading its answers.  It holds every
- * connection it opened until told otherwise, so a test can look at the
- * server between two commands.
+ * are not enough (1000 clients, FD_SETSIZE, running out of descriptors),
+ * for a client that sends without ever reading its answers, and for one
+ * that reads them at a chosen pace.  It holds every connection it opened
+ * until told otherwise, so a test can look at the server between two
+ * commands.
  *
  * USAGE
  *   lab03-crowd [-t SECONDS] HOST PORT [COMMAND...]
@@ -21,9 +22,11 @@
  *
  * COMMANDS  (connections are numbered from 1 in the order they were opened;
  *            A B is the range of connections A to B, both included)
- *   open N [RCVBUF]   opens N new connections one after the other, each
+ *   open N [RCVBUF [SNDBUF]]
+ *                     opens N new connections one after the other, each
  *                     connected before the next starts (with SO_RCVBUF set
- *                     to RCVBUF bytes before connecting, if given)
+ *                     to RCVBUF bytes and SO_SNDBUF to SNDBUF bytes before
+ *                     connecting, if given)
  *   hello A B         sends "hello K\n" on each connection K of A..B, then
  *                     reads each one's first line: "OK <n> bytes <n> chars"
  *                     (n = the length of "hello K") means served; "ERR server
@@ -41,9 +44,32 @@
  *                     bytes (reason)".  Fails if the server reads nothing
  *                     from K for the bound.  TEXT understands \n \r \t \\
  *                     and \xHH (\x20 for a space).
- *   wait-drop K       waits for the server to break connection K, never
- *                     reading it (a byte "x" every 50 ms makes the system
- *                     answer a reset if the server closed it).  Prints
+ *   fill K MS TEXT    sends TEXT again and again on K without ever reading
+ *                     K, until the server has taken nothing from K for MS
+ *                     ms: it stopped reading K.  Prints "ok fill K: paused
+ *                     after N bytes, L lines" (L = N / the length of TEXT),
+ *                     or "ok fill K: dropped after N bytes (reason)" if the
+ *                     server broke the connection (then K is closed).
+ *                     Fails if the server is still reading after 256 MiB.
+ *   read K COUNT TEXT reads the next COUNT lines of K: each must be TEXT
+ *                     (the rest of the command: it may hold spaces).
+ *                     Prints "ok read K: COUNT lines".  Fails if another
+ *                     line comes, if the server closes K first, or if
+ *                     nothing arrived for the bound.
+ *   exchange K COUNT KBPS TEXT ANSWER
+ *                     sends TEXT COUNT times on K while reading its answers,
+ *                     at most KBPS KiB per second (0: as fast as they come),
+ *                     until COUNT lines came back, each ANSWER (the rest of
+ *                     the command: it may hold spaces).  Prints "ok
+ *                     exchange K: COUNT answers in MS ms".  Fails if an
+ *                     answer differs, if the server closes K, or if nothing
+ *                     moved either way for the bound.
+ *   shut-write A B    shutdown(SHUT_WR) on A..B: the server reads end of file
+ *   reset A B         closes A..B with a reset (SO_LINGER 0)
+ *   wait-drop K       waits for the server to break connection K (as it
+ *                     does when it stops), never reading it (a byte "x"
+ *                     every 50 ms makes the system answer a reset if the
+ *                     server closed it).  Prints
  *                     "ok wait-drop K: dropped (reason)", or fails after the
  *                     bound
  *   leave A B         ends A..B politely: shutdown(SHUT_WR), waits for the
@@ -65,6 +91,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,8 +105,9 @@
 #define MAX_CONNS 4096          /* connections one crowd can hold */
 #define LINE_SIZE 128           /* longest line expected from the server */
 #define FLOOD_CHUNK (64 * 1024) /* bytes handed to send() at a time */
-#define MAX_WORDS 8             /* words in one command */
+#define MAX_WORDS 16            /* words in one command */
 #define COMMAND_SIZE 1024       /* longest command line on stdin */
+#define FILL_LIMIT (256LL * 1024 * 1024) /* bytes fill sends at most */
 
 enum state { UNUSED, OPEN, CLOSED };
 
@@ -184,7 +212,7 @@ static char *decode_text(const char *word, size_t *len)
 /* ------------------------------------------------------------- opening */
 
 /* Opens connection number conn_count + 1, connected within the bound. */
-static void open_one(int rcvbuf)
+static void open_one(int rcvbuf, int sndbuf)
 {
     struct addrinfo hints, *list, *ai;
     int fd = -1, err = 0, rc;
@@ -205,6 +233,8 @@ static void open_one(int rcvbuf)
                  conn_count + 1, strerror(errno));
         if (rcvbuf > 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+        if (sndbuf > 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         err = 0;
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
@@ -237,9 +267,11 @@ static void run_open(char **words, int nwords)
     long n = parse_number(words[1], 1, MAX_CONNS - conn_count, "open");
     int rcvbuf = nwords > 2 ? (int)parse_number(words[2], 1, INT_MAX, "open")
                             : 0;
+    int sndbuf = nwords > 3 ? (int)parse_number(words[3], 1, INT_MAX, "open")
+                            : 0;
 
     for (long i = 0; i < n; i++)
-        open_one(rcvbuf);
+        open_one(rcvbuf, sndbuf);
     printf("ok open %ld: connections %d-%d\n", n, first, conn_count);
 }
 
@@ -536,6 +568,192 @@ static void run_flood(char **words)
     free(text);
 }
 
+/* -------------------------------------------------------------- fill */
+
+/* A buffer holding as many copies of text as fit in FLOOD_CHUNK (one at
+ * least); *size gets its length. */
+static char *repeat_text(const char *text, size_t len, size_t *size)
+{
+    size_t copies = len >= FLOOD_CHUNK ? 1 : FLOOD_CHUNK / len;
+    char *chunk = malloc(copies * len);
+
+    if (chunk == NULL)
+        fail("out of memory");
+    for (size_t i = 0; i < copies; i++)
+        memcpy(chunk + i * len, text, len);
+    *size = copies * len;
+    return chunk;
+}
+
+static void run_fill(char **words)
+{
+    int k = (int)parse_number(words[1], 1, conn_count, "fill");
+    long quiet_ms = parse_number(words[2], 1, 86400000, "fill");
+    size_t len, fill;
+    char *text = decode_text(words[3] ? words[3] : "", &len);
+    char *chunk;
+    long long sent = 0;
+
+    need_open(k, "fill");
+    if (len == 0)
+        fail("fill: empty TEXT");
+    chunk = repeat_text(text, len, &fill);
+    while (sent < FILL_LIMIT) {
+        size_t offset = (size_t)(sent % (long long)fill);
+        ssize_t n = send(conns[k].fd, chunk + offset, fill - offset, 0);
+        if (n >= 0) {
+            sent += n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            struct pollfd p = {.fd = conns[k].fd, .events = POLLOUT};
+            if (poll(&p, 1, (int)quiet_ms) == 0) {
+                printf("ok fill %d: paused after %lld bytes, %lld lines\n", k,
+                       sent, sent / (long long)len);
+                free(chunk);
+                free(text);
+                return;
+            }
+            continue;
+        }
+        printf("ok fill %d: dropped after %lld bytes (%s)\n", k, sent,
+               strerror(errno));
+        close_conn(k);
+        free(chunk);
+        free(text);
+        return;
+    }
+    fail("fill %d: the server read %lld bytes from this connection and "
+         "still reads, though none of its answers is read", k, sent);
+}
+
+/* -------------------------------------------------------------- read */
+
+static void run_read(char **words)
+{
+    int k = (int)parse_number(words[1], 1, conn_count, "read");
+    long long count = parse_number(words[2], 0, LONG_MAX, "read");
+    size_t text_len;
+    char *text = decode_text(words[3] ? words[3] : "", &text_len);
+    long long got = 0;
+    long long deadline = now_ms() + bound_ms;
+    int why;
+
+    need_open(k, "read");
+    while (got < count) {
+        enum got r = read_conn(k, &why);
+        if (r == GOT_LINE) {
+            if (strcmp(conns[k].buf, text) != 0)
+                fail("read %d: line %lld of %lld is \"%s\", expected \"%s\"",
+                     k, got + 1, count, conns[k].buf, text);
+            consume_line(k);
+            got++;
+            deadline = now_ms() + bound_ms;
+            continue;
+        }
+        if (r == GOT_END)
+            fail("read %d: the server closed the connection (%s) after %lld "
+                 "of %lld lines", k, why ? strerror(why) : "end of file",
+                 got, count);
+        struct pollfd p = {.fd = conns[k].fd, .events = POLLIN};
+        long long left = deadline - now_ms();
+        if (left <= 0 || poll(&p, 1, (int)left) == 0)
+            fail("read %d: nothing arrived for %lld ms after %lld of %lld "
+                 "lines", k, bound_ms, got, count);
+    }
+    printf("ok read %d: %lld lines\n", k, count);
+    free(text);
+}
+
+/* ---------------------------------------------------------- exchange */
+
+static void run_exchange(char **words)
+{
+    int k = (int)parse_number(words[1], 1, conn_count, "exchange");
+    long long count = parse_number(words[2], 1, LONG_MAX, "exchange");
+    long long kbps = parse_number(words[3], 0, 1000000, "exchange");
+    size_t len, fill;
+    char *text = decode_text(words[4] ? words[4] : "", &len);
+    size_t answer_len;
+    char *answer = decode_text(words[5] ? words[5] : "", &answer_len);
+    char *chunk;
+    long long total, sent = 0, got = 0, received = 0;
+    long long start = now_ms(), deadline = start + bound_ms;
+    int why;
+
+    need_open(k, "exchange");
+    if (len == 0)
+        fail("exchange: empty TEXT");
+    chunk = repeat_text(text, len, &fill);
+    total = count * (long long)len;
+    while (got < count) {
+        /* Reading is allowed while under the pace asked for. */
+        long long now = now_ms(), wait_ms = 0;
+        int may_read = kbps == 0 || received < kbps * 1024 * (now - start) / 1000;
+        if (!may_read) /* until the pace allows the bytes received so far */
+            wait_ms = 1 + (received * 1000 / (kbps * 1024)) - (now - start);
+        if (!may_read && wait_ms < 1)
+            wait_ms = 1;
+        struct pollfd p = {.fd = conns[k].fd,
+                           .events = (short)((sent < total ? POLLOUT : 0)
+                                             | (may_read ? POLLIN : 0))};
+        long long left = deadline - now;
+        if (left <= 0)
+            fail("exchange %d: nothing moved for %lld ms: %lld of %lld bytes "
+                 "sent, %lld of %lld answers received", k, bound_ms, sent,
+                 total, got, count);
+        /* Wake up when reading is allowed again, or at the deadline. */
+        long long timeout = wait_ms > 0 && wait_ms < left ? wait_ms : left;
+        if (poll(&p, 1, (int)timeout) < 0 && errno != EINTR)
+            fail("poll: %s", strerror(errno));
+        if (sent < total && (p.revents & (POLLOUT | POLLERR | POLLHUP))) {
+            size_t offset = (size_t)(sent % (long long)fill);
+            size_t want = fill - offset;
+            if ((long long)want > total - sent)
+                want = (size_t)(total - sent);
+            ssize_t n = send(conns[k].fd, chunk + offset, want, 0);
+            if (n > 0) {
+                sent += n;
+                deadline = now_ms() + bound_ms;
+            } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK
+                       && errno != EINTR) {
+                fail("exchange %d: the server broke the connection (%s) "
+                     "after %lld of %lld bytes sent, %lld of %lld answers "
+                     "received", k, strerror(errno), sent, total, got, count);
+            }
+        }
+        if (!may_read || !(p.revents & (POLLIN | POLLERR | POLLHUP)))
+            continue;
+        /* Read what is there, a line at a time, within the pace. */
+        while (got < count && (kbps == 0
+                               || received < kbps * 1024 * (now_ms() - start) / 1000)) {
+            size_t before = conns[k].len;
+            enum got r = read_conn(k, &why);
+            received += (long long)(conns[k].len - before);
+            if (r == GOT_NOTHING)
+                break;
+            if (r == GOT_END)
+                fail("exchange %d: the server closed the connection (%s) "
+                     "after %lld of %lld bytes sent, %lld of %lld answers "
+                     "received", k, why ? strerror(why) : "end of file",
+                     sent, total, got, count);
+            if (strcmp(conns[k].buf, answer) != 0)
+                fail("exchange %d: answer %lld of %lld is \"%s\", expected "
+                     "\"%s\"", k, got + 1, count, conns[k].buf, answer);
+            got++;
+            deadline = now_ms() + bound_ms;
+            consume_line(k);
+        }
+    }
+    printf("ok exchange %d: %lld answers in %lld ms\n", k, count,
+           now_ms() - start);
+    free(chunk);
+    free(text);
+    free(answer);
+}
+
 static void run_wait_drop(char **words)
 {
     int k = (int)parse_number(words[1], 1, conn_count, "wait-drop");
@@ -557,10 +775,10 @@ static void run_wait_drop(char **words)
             break;
         }
         if (now_ms() > deadline)
-            fail("wait-drop %d: the server did not drop this connection "
-                 "within %lld ms, though its answers pile up unread (a "
-                 "server without a bound keeps them all; one stuck in "
-                 "send() to this client serves nobody)", k, bound_ms);
+            fail("wait-drop %d: the server did not close this connection "
+                 "within %lld ms (it never reads its answers: a server "
+                 "stuck in send() to it serves nobody, and does not stop)",
+                 k, bound_ms);
     }
     printf("ok wait-drop %d: dropped (%s)\n", k,
            err ? strerror(err) : "hang-up");
@@ -608,6 +826,25 @@ static void run_wait_eof(char **words, int shut_first)
     free(eof_pending);
 }
 
+/* shut-write (reset 0) or reset (reset 1) on A..B. */
+static void run_shut(char **words, int reset)
+{
+    int first, last;
+
+    parse_range(words, &first, &last);
+    for (int k = first; k <= last; k++) {
+        need_open(k, words[0]);
+        if (reset) {
+            struct linger hard = {.l_onoff = 1, .l_linger = 0};
+            setsockopt(conns[k].fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+            close_conn(k);
+        } else if (shutdown(conns[k].fd, SHUT_WR) < 0) {
+            fail("shut-write: connection %d: %s", k, strerror(errno));
+        }
+    }
+    printf("ok %s %d %d\n", words[0], first, last);
+}
+
 static void run_close(char **words)
 {
     int first, last;
@@ -629,7 +866,9 @@ static void run_command(char **words, int nwords)
         const char *word;
         int nargs;
     } specs[] = {{"open", 1}, {"hello", 2}, {"flood", 3}, {"leave", 2},
-                 {"expect-eof", 2}, {"close", 2}, {"wait-drop", 1}};
+                 {"expect-eof", 2}, {"close", 2}, {"wait-drop", 1},
+                 {"fill", 3}, {"read", 3}, {"exchange", 5},
+                 {"shut-write", 2}, {"reset", 2}};
     size_t i;
 
     for (i = 0; i < sizeof specs / sizeof specs[0]; i++)
@@ -639,6 +878,21 @@ static void run_command(char **words, int nwords)
         fail("unknown command \"%s\"", words[0]);
     if (nwords - 1 < specs[i].nargs)
         fail("%s: missing arguments (see the top of lab03-crowd.c)", words[0]);
+    /* read's TEXT and exchange's ANSWER are the rest of the command. */
+    if (i == 8 || i == 9) {
+        static char rest[COMMAND_SIZE];
+        int first = i == 8 ? 3 : 5;
+        rest[0] = '\0';
+        for (int w = first; w < nwords; w++) {
+            if (strlen(rest) + strlen(words[w]) + 2 > sizeof rest)
+                fail("%s: command too long", words[0]);
+            if (w > first)
+                strcat(rest, " ");
+            strcat(rest, words[w]);
+        }
+        words[first] = rest;
+        words[first + 1] = NULL;
+    }
     switch (i) {
     case 0: run_open(words, nwords); break;
     case 1: run_hello(words); break;
@@ -646,7 +900,12 @@ static void run_command(char **words, int nwords)
     case 3: run_wait_eof(words, 1); break;
     case 4: run_wait_eof(words, 0); break;
     case 5: run_close(words); break;
-    default: run_wait_drop(words); break;
+    case 6: run_wait_drop(words); break;
+    case 7: run_fill(words); break;
+    case 8: run_read(words); break;
+    case 9: run_exchange(words); break;
+    case 10: run_shut(words, 0); break;
+    default: run_shut(words, 1); break;
     }
     fflush(stdout);
 }
@@ -662,8 +921,11 @@ static void run_arguments(int argc, char **argv, int first)
         while (i < argc && n < MAX_WORDS && argv[i][0] >= '0'
                && argv[i][0] <= '9')
             words[n++] = argv[i++];
-        if (strcmp(words[0], "flood") == 0 && i < argc && n < MAX_WORDS)
-            words[n++] = argv[i++];     /* its TEXT */
+        int texts = strcmp(words[0], "exchange") == 0 ? 2
+                    : strcmp(words[0], "flood") == 0 || strcmp(words[0], "fill") == 0
+                      || strcmp(words[0], "read") == 0 ? 1 : 0;
+        while (texts-- > 0 && i < argc && n < MAX_WORDS)
+            words[n++] = argv[i++];     /* its TEXT (and ANSWER) */
         words[n] = NULL;
         run_command(words, n);
     }
