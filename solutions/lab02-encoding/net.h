@@ -61,7 +61,8 @@ int net_listen(long port, int backlog, int *bound_port, const char **failed_call
  * prints it: "127.0.0.1:52584", "[::1]:52584" (an IPv4 client of the IPv6
  * socket is shown as IPv4). The new socket is blocking, whatever the
  * listener is (on BSD and macOS it would inherit O_NONBLOCK). Returns it,
- * or -1 with errno as accept() set it (EINTR, ECONNABORTED, EMFILE, ...). */
+ * or -1 with errno as accept() set it (EINTR, ECONNABORTED, EMFILE, ...),
+ * or as fcntl() did if the socket could not be made blocking (then closed). */
 int net_accept(int listen_fd, char peer[NET_PEER_SIZE]);
 
 /* Connects to host:port, trying in turn each address the resolver gives
