@@ -34,7 +34,8 @@ clean:
 help:
 	@echo "make              build every lab and solution"
 	@echo "make check        test your lab folders, print your progress (LAB=01 for one lab, in detail)"
-	@echo "make test         test the solutions and the skeletons (the repository's own suite)"
+	@echo "make test         test the solutions and the skeletons (the repository's own suite);"
+	@echo "                  in plain mode lab03 and lab04 also run behind BSD's accept() (tests/helpers/nonblock_accept.so)"
 	@echo "make clean        remove what was built"
 	@echo "options:"
 	@echo "  LAB=01                   only that lab (or LAB=lab01-blocking)"

@@ -83,6 +83,12 @@ enum linebuf_result linebuf_next(struct linebuf *lb, const char **line, size_t *
 
     *line = NULL;
     *len = 0;
+    /* Given, and right: with no byte buffered there is no line to hand out
+     * and nothing to drop. It lets linebuf_read_line() reach linebuf_fill()
+     * (step 1) before it needs step 2. */
+    if (lb->start == lb->fill)
+        return LINEBUF_NONE;
+
     if (lb->discarding) {
         end = find_newline(lb, lb->start);
         if (end == lb->fill) {

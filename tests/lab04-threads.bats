@@ -22,7 +22,8 @@ teardown() {
 # ---- helpers of this file -----------------------------------------------------
 # Besides the scripted peer, two kinds of participant: the lab's client with
 # its standard input on a FIFO that the test holds open (idle, then written
-# to, then closed), and a bare socket opened by bash that never reads.
+# to, then closed), and a bare socket opened by bash: one that never reads,
+# one read by cat into a file, or one the test writes and reads itself.
 
 # fifo_open NAME: creates $LOGS/NAME.fifo and holds it open in FIFO_FD[NAME]
 # (read-write, so that opening it never blocks). The client reading it sees
@@ -76,7 +77,7 @@ client_end() {
 }
 
 # socket_open NAME: a connection to the server that the test opens with
-# bash and never reads (a client that stopped reading), in SOCKET_FD[NAME].
+# bash, in SOCKET_FD[NAME]; unread, it is a client that stopped reading.
 socket_open() {
     local fd
     exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
@@ -89,6 +90,66 @@ socket_read() {
     local fd=${SOCKET_FD[$1]}
     cat <&"$fd" >"$LOGS/$2.out" 2>"$LOGS/$2.err" 3>&- 4>&- &
     LAB_PID[$2]=$!
+}
+
+# socket_send_file NAME FILE: writes FILE to the socket NAME, bounded by
+# T_WAIT (a server that stops reading it holds the writer up).
+socket_send_file() {
+    timeout -k 1 "$T_WAIT" cat "$2" >&"${SOCKET_FD[$1]}"
+}
+
+# socket_send NAME LINE: writes LINE and a newline to the socket NAME.
+socket_send() {
+    printf '%s\n' "$2" >&"${SOCKET_FD[$1]}"
+}
+
+# socket_expect NAME LINE: the next line read from the socket NAME (within
+# T_WAIT) must be LINE.
+socket_expect() {
+    local line
+    if ! IFS= read -r -t "$T_WAIT" -u "${SOCKET_FD[$1]}" line; then
+        fail "$(printf 'connection %s: expected %s within %s s; got %s' "$1" "$(visible "$2")" \
+            "$T_WAIT" "$( [[ -n ${line:-} ]] && visible "$line" || echo 'nothing (or the end)')")"
+        return 1
+    fi
+    expect_equal "the next line on connection $1" "$2" "$line"
+}
+
+# wait_for_size ROLE BYTES: waits until the role's stdout holds BYTES bytes.
+# Returns 1 after T_WAIT without progress, or if the role ended short of it.
+wait_for_size() {
+    local role=$1 bytes=$2 size last=-1 deadline
+    while :; do
+        size=$(wc -c <"$LOGS/$role.out")
+        ((size >= bytes)) && return 0
+        is_running "$role" || return 1
+        if ((size != last)); then
+            last=$size
+            deadline=$((SECONDS + T_WAIT))
+        fi
+        ((SECONDS < deadline)) || return 1
+        sleep "$POLL_INTERVAL"
+    done
+}
+
+# peer_start_at ROLE HOST PEER-COMMAND...: peer_start, connecting to HOST
+# (an IPv6 address such as ::1) instead of 127.0.0.1.
+peer_start_at() {
+    local role=$1 host=$2
+    shift 2
+    : >"$LOGS/$role.out"
+    : >"$LOGS/$role.err"
+    setsid timeout -k 2 "$T_RUN" "$PEER" -t "$T_WAIT" "$host" "$PORT" "$@" \
+        </dev/null >"$LOGS/$role.out" 2>"$LOGS/$role.err" 3>&- 4>&- &
+    LAB_PID[$role]=$!
+}
+
+# server_cpu_ms: the CPU time the server has used so far, in ms (Linux /proc).
+server_cpu_ms() {
+    local stat fields
+    stat=$(cat "/proc/${LAB_PID[server]}/stat") || return 1
+    read -ra fields <<<"${stat##*) }"
+    echo $(((fields[11] + fields[12]) * 1000 / $(getconf CLK_TCK)))
 }
 
 # wait_for_count ROLE REGEX COUNT: waits until the role's stdout has COUNT
@@ -284,25 +345,34 @@ stop_with_busy_clients() {
 # ---- step 1: the outgoing queue ----------------------------------------------------
 
 @test "step 1 (queue): a client that never reads is dropped past the bound; the others get every line; memory stays bounded" {
-    local fill count start peak fd script=()
+    local fill rounds=25 per_round=4000 count start peak fd round before
     # 16 MB of relayed lines: past any kernel buffering plus a 4 MiB queue.
     fill=$(printf '%150s' '' | tr ' ' x)
-    count=100000
+    count=$((rounds * per_round))
     server_start_ready 0
     socket_open reader # client-1 reads everything (cat), as fast as it comes
     socket_read reader reader
     wait_for_output server '^client-1 connected from '
     socket_open stuck # client-2 never reads
     wait_for_output server '^client-2 connected from '
-    # The sender pauses 5 ms every 1000 lines (150 KB): a reader slowed
-    # down by a busy machine must not fall 4 MiB behind, and be dropped too.
-    mapfile -t script < <(LINE="$fill\\n" awk -v rounds=$((count / 1000)) 'BEGIN {
-        for (i = 0; i < rounds; i++) { print "repeat"; print 1000; print ENVIRON["LINE"]; print "pause"; print 5 } }')
+    socket_open sender # client-3: the test writes its lines, round by round
+    wait_for_output reader '^\* client-3 joined$'
+    yes "$fill" | head -n "$per_round" >"$LOGS/round"
+    # A round (4000 lines, 640 KB) goes out once the reader has every line
+    # of the round before: however slow a busy machine makes the reader, it
+    # is never more than two rounds (1.3 MB) behind, far from the bound, so
+    # it must never be dropped. The client that never reads falls behind by
+    # all 16 MB. ("* client-2 left", if it came, only adds to the reader's
+    # bytes: the wait ends a little early, never late.)
+    before=$(wc -c <"$LOGS/reader.out")
     start=$EPOCHREALTIME
-    peer_start sender expect 'welcome client-3' "${script[@]}" send 'fin\n' drain
-    if ! wait_exit sender "$T_RUN" || ((EXIT_STATUS != 0)); then
-        fail "$(printf 'the sender was held up (does the client that never reads stall the others?):\n%s' "$(cat "$LOGS/sender.err")")"
-    fi
+    for ((round = 1; round <= rounds; round++)); do
+        socket_send_file sender "$LOGS/round" ||
+            fail "round $round of $rounds: the sender was held up (does the client that never reads stall the others?)"
+        wait_for_size reader $((before + (round - 1) * per_round * 161)) ||
+            fail "round $round of $rounds: the reading client did not get the round before (dropped, or the relay stalled?)"
+    done
+    printf 'fin\n' >&"${SOCKET_FD[sender]}"
     # The sender's lines, and somewhere among them that client-2 left, then
     # that client-3 left: the reader gets them all.
     if ! wait_for_output reader '^\* client-3 left$'; then
@@ -319,6 +389,9 @@ stop_with_busy_clients() {
         fail "$(printf 'the client that never reads was not dropped: %s lines went by, and the others heard "* client-2 left" %s times' \
             "$count" "$(grep -cx '\* client-2 left' "$LOGS/reader.out")")"
     fi
+    fd=${SOCKET_FD[sender]}
+    run timeout -k 1 "$T_WAIT" cat <&"$fd"
+    expect_equal "what the sender heard" $'welcome client-3\n* client-2 left\nbye' "$output"
     echo "# the client that never read was dropped after $(grep -n -m1 -x '\* client-2 left' "$LOGS/reader.out" | cut -d: -f1) lines had reached the reader" >&3
     grep -vx '\* client-2 left' "$LOGS/reader.out" >"$LOGS/reader.rest"
     {
@@ -327,7 +400,6 @@ stop_with_busy_clients() {
         printf '%s\n' '* client-3 left' 'bye'
     } >"$LOGS/reader.expected"
     expect_same_lines "what the reading client got (but '* client-2 left')" "$LOGS/reader.expected" "$LOGS/reader.rest"
-    expect_equal "what the sender heard" $'* client-2 left\nbye' "$(cat "$LOGS/sender.out")"
     run grep -c '^client-2 disconnected$' "$LOGS/server.out"
     expect_equal "'client-2 disconnected' lines the server printed" 1 "$output"
     if [[ ${VALGRIND:-0} != 0 || -n ${SANITIZE:-} ]]; then
@@ -474,6 +546,24 @@ client-2 disconnected
 client-3 connected from 127.0.0.1:PORT
 client-3 disconnected
 client-1 disconnected" "$output"
+    server_stop
+}
+
+@test "step 3 (table): IPv6 and IPv4 clients alike: 'client-K connected from [::1]:PORT', and '127.0.0.1:PORT'" {
+    require_ipv6_loopback
+    server_start_ready 0
+    # client-1 comes over IPv6 (::1), client-2 over IPv4: they talk.
+    peer_start_at six ::1 expect 'welcome client-1' expect '* client-2 joined' \
+        expect 'client-2> hello over IPv4' send 'hello over IPv6\n' \
+        expect '* client-2 left' send 'fin\n' expect 'bye' expect-eof
+    wait_for_output server '^client-1 connected from '
+    talk expect 'welcome client-2' send 'hello over IPv4\n' expect 'client-1> hello over IPv6' \
+        send 'fin\n' expect 'bye' expect-eof
+    peer_wait six
+    wait_for_output server '^client-1 disconnected$'
+    run sed -nE 's/^(client-[0-9]+ connected from .*):[0-9]+$/\1:PORT/p' "$LOGS/server.out"
+    expect_equal "the 'connected from' lines the server printed" "client-1 connected from [::1]:PORT
+client-2 connected from 127.0.0.1:PORT" "$output"
     server_stop
 }
 
@@ -691,6 +781,57 @@ client-2> a@b" "$(cat "$LOGS/relayed")"
     server_stop
 }
 
+@test "step 5 (reader's life): out of descriptors, no spare left (EMFILE): no spinning, the others served; accepting again once a client leaves" {
+    [[ -r /proc/self/stat && -d /proc/self/fd ]] || skip "needs Linux's /proc to see the server's descriptors and CPU time"
+    command -v prlimit >/dev/null || skip "needs prlimit (util-linux) to lower the running server's descriptor limit"
+    local pid fd spare="" lowest=0 limit old before after
+    server_start_ready 0
+    socket_open one
+    socket_expect one 'welcome client-1'
+    socket_open two
+    socket_expect two 'welcome client-2'
+    socket_expect one '* client-2 joined'
+    # Lower the server's descriptor limit to the lowest number it has free,
+    # or to its spare descriptor (on /dev/null) if that is lower: every
+    # number below the limit is taken, and so is the spare's. Then even a
+    # freed spare cannot be reopened (EMFILE: the spare is unavailable), as
+    # when another process takes it (ENFILE) or another thread does.
+    pid=${LAB_PID[server]}
+    for fd in $(ls /proc/"$pid"/fd | sort -n); do
+        ((fd == lowest)) && lowest=$((fd + 1))
+        if ((fd > 2)) && [[ -z $spare && $(readlink "/proc/$pid/fd/$fd") == /dev/null ]]; then spare=$fd; fi
+    done
+    limit=$lowest
+    [[ -n $spare ]] && ((spare < limit)) && limit=$spare
+    old=$(prlimit --pid "$pid" --nofile --output SOFT --noheadings | tr -d ' ')
+    prlimit --pid "$pid" --nofile="$limit:" || skip "prlimit may not change the server's limit here"
+    echo "# descriptor limit lowered from $old to $limit (lowest free $lowest, spare ${spare:-none})" >&3
+    # A third client cannot be accepted: it waits, and the server must not
+    # spin on its readable listener meanwhile.
+    socket_open three
+    sleep 0.2
+    before=$(server_cpu_ms)
+    sleep 0.5
+    after=$(server_cpu_ms)
+    echo "# out of descriptors, 0.5 s: $((after - before)) ms of CPU" >&3
+    ((after - before < 100)) ||
+        fail "the server used $((after - before)) ms of CPU in 0.5 s while out of descriptors: it spins (stop polling the listener until a client leaves)"
+    # The clients already there are served.
+    socket_send one 'still here'
+    socket_expect two 'client-1> still here'
+    ! grep -q '^client-3 ' "$LOGS/server.out" || fail "client-3 was served with no descriptor free"
+    # Descriptors again (the limit back), and client-1 leaves: the server
+    # takes the waiting connection.
+    prlimit --pid "$pid" --nofile="$old:"
+    fd=${SOCKET_FD[one]}
+    exec {fd}>&-
+    unset "SOCKET_FD[one]"
+    socket_expect two '* client-1 left'
+    socket_expect three 'welcome client-3'
+    socket_expect two '* client-3 joined'
+    server_stop
+}
+
 # ---- step 6: stopping ---------------------------------------------------------------
 
 @test "step 6 (stopping): SIGTERM with 103 clients (in recv, a full queue, half a line): all see the end; exit 0, 'server stopped'" {
@@ -851,5 +992,42 @@ bye" "$(cat "$LOGS/alice.out")"
 welcome client-2
 client-1> hello bob
 bye" "$(cat "$LOGS/bob.out")"
+    server_stop
+}
+
+@test "step 7 (client): reaches the lab's server at ::1 (IPv6) and chats with an IPv4 client" {
+    require_ipv6_loopback
+    server_start_ready 0
+    fifo_open six
+    client_start six ::1 "$PORT"
+    wait_for_output six '^welcome client-1$'
+    peer_start four expect 'welcome client-2' send 'hello over IPv4\n' expect 'client-1> hello over IPv6' \
+        send 'fin\n' expect 'bye' expect-eof
+    wait_for_output six '^client-2> hello over IPv4$'
+    fifo_write six 'hello over IPv6'
+    peer_wait four
+    wait_for_output six '^\* client-2 left$'
+    fifo_write six 'fin'
+    client_end six
+    expect_equal "the IPv6 client's output" "connected to ::1:$PORT
+welcome client-1
+* client-2 joined
+client-2> hello over IPv4
+* client-2 left
+bye" "$(cat "$LOGS/six.out")"
+    server_stop
+}
+
+@test "step 7 (client): a last line without a newline at the end of its input is sent as a line; the others get it" {
+    server_start_ready 0
+    peer_start other expect 'welcome client-1' expect '* client-2 joined' expect 'client-2> first' \
+        expect 'client-2> last words' expect '* client-2 left' send 'fin\n' expect 'bye' expect-eof
+    wait_for_output server '^client-1 connected from '
+    printf 'first\nlast words' >"$LOGS/input"
+    client_run 127.0.0.1 "$PORT" <"$LOGS/input"
+    assert_success
+    expect_equal "client's output" "connected to 127.0.0.1:$PORT
+welcome client-2" "$output"
+    peer_wait other
     server_stop
 }

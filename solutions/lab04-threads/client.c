@@ -1,18 +1,16 @@
 /* lab04 client: two threads. The main thread sends what standard input
- * gives; the receiver thread prints what the server sends as soon as it
- * arrives. They stop together, whichever ends first, without killing or
- * cancelling anyone: the receiver wakes the main thread through a pipe.
- * --latin1 as in lab02.
+ * gives, line by line; the receiver thread prints what the server sends as
+ * soon as it arrives. They stop together, whichever ends first, without
+ * killing or cancelling anyone: the receiver wakes the main thread through
+ * a pipe. --latin1 as in lab02; the command line and connect() are net.c's.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <poll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,9 +18,9 @@
 #include "net.h"
 #include "utf8.h"
 
-#define DEFAULT_HOST "localhost" /* the server runs on this machine */
-#define DEFAULT_PORT "12800"     /* the course's port */
-#define INPUT_CHUNK 4096         /* bytes read from standard input at a time */
+/* Standard input waiting to be sent: room for the longest line, its "\r\n",
+ * and the "\n" given to an unterminated last line. */
+#define INPUT_SIZE (LINEBUF_SIZE + 1)
 
 /* What both threads share. */
 struct session {
@@ -32,73 +30,14 @@ struct session {
     pthread_mutex_t lock;        /* guards input_done */
     int input_done;              /* we sent "fin" or our end of input */
     struct linebuf from_server;  /* the receiver thread's only */
+    /* The main thread's only: input read but not sent yet (the start of a
+     * line), and what take_until_fin() knows of the line being typed. */
+    char input[INPUT_SIZE];
+    size_t input_len;
+    char line_start[4];
+    size_t line_len;
+    char utf8[2 * INPUT_SIZE];   /* input converted, with --latin1 */
 };
-
-/* Prints how to run the program on stream out. */
-static void print_usage(FILE *out, const char *program)
-{
-    fprintf(out, "usage: %s [--latin1] [HOST [PORT]]   (default %s %s; PORT 1-65535)\n"
-                 "  --latin1  the terminal uses ISO-8859-1: convert to and from UTF-8\n",
-            program, DEFAULT_HOST, DEFAULT_PORT);
-}
-
-/* Returns 1 if -h or --help is among the arguments, wherever it is. */
-static int wants_help(int argc, char *argv[])
-{
-    int i;
-
-    for (i = 1; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
-    return 0;
-}
-
-/* Returns 1 if text is a port number from 1 to 65535. */
-static int is_valid_port(const char *text)
-{
-    char *end;
-    long port;
-
-    if (*text < '0' || *text > '9')
-        return 0;
-    errno = 0;
-    port = strtol(text, &end, 10);
-    return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
-}
-
-/* Connects to host:port, trying each address the resolver gives. Returns
- * the socket, or -1 after printing why. */
-static int connect_to(const char *host, const char *port)
-{
-    struct addrinfo hints, *addresses, *address;
-    int server_fd = -1;
-    int status, saved_errno = 0;
-
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    status = getaddrinfo(host, port, &hints, &addresses);
-    if (status != 0) {
-        fprintf(stderr, "getaddrinfo: %s: %s\n", host, gai_strerror(status));
-        return -1;
-    }
-    for (address = addresses; address != NULL; address = address->ai_next) {
-        server_fd = socket(address->ai_family, address->ai_socktype, address->ai_protocol);
-        if (server_fd == -1) {
-            saved_errno = errno;
-            continue;
-        }
-        if (connect(server_fd, address->ai_addr, address->ai_addrlen) == 0)
-            break;
-        saved_errno = errno;
-        close(server_fd);
-        server_fd = -1;
-    }
-    freeaddrinfo(addresses);
-    if (server_fd == -1)
-        fprintf(stderr, "connect: %s\n", strerror(saved_errno));
-    return server_fd;
-}
 
 /* The receiver thread: prints each line from the server as soon as it is
  * complete, until the server closes. Then it says so (unless that close was
@@ -160,48 +99,80 @@ static size_t take_until_fin(const char *bytes, size_t len, char line_start[4],
     return len;
 }
 
+/* Sends input[0..len) in one send_all(), converted to UTF-8 first with
+ * --latin1. Returns 0, or -1 with errno set (the server is gone). */
+static int send_bytes(struct session *session, size_t len)
+{
+    if (!session->latin1)
+        return send_all(session->server_fd, session->input, len);
+    len = utf8_from_latin1(session->input, len, session->utf8);
+    return send_all(session->server_fd, session->utf8, len);
+}
+
+/* Sends the complete lines of session->input and keeps the line being
+ * typed for later: each line goes out in one piece with its "\n" (sent in
+ * pieces, its end would wait for the server's ACK of its start: Nagle's
+ * algorithm). Only a line longer than the buffer goes in pieces (the server
+ * refuses it anyway). At the end of input (at_end), everything goes, an
+ * unterminated last piece as a line of its own. Returns 0, or -1. */
+static int send_lines(struct session *session, int at_end)
+{
+    char *input = session->input;
+    size_t len = session->input_len, rest;
+
+    if (at_end && len > 0 && input[len - 1] != '\n') {
+        input[len++] = '\n'; /* send_input() never fills the last byte */
+    } else if (!at_end) {
+        while (len > 0 && input[len - 1] != '\n')
+            len--;
+        if (len == 0 && session->input_len == INPUT_SIZE - 1)
+            len = session->input_len; /* no "\n" in sight: a line too long */
+    }
+    rest = at_end ? 0 : session->input_len - len;
+    if (len > 0 && send_bytes(session, len) == -1)
+        return -1;
+    memmove(input, input + len, rest);
+    session->input_len = rest;
+    return 0;
+}
+
 /* The main thread's part: standard input to the server, until the end of
  * input, "fin", or the receiver's word that the server closed. It waits in
- * poll() on standard input and the wake-up pipe, so it never stays stuck in
- * read() once the server is gone. */
+ * select() on standard input and the wake-up pipe, so it never stays stuck
+ * in read() once the server is gone. select(), not poll(): macOS's poll()
+ * does not support terminals, and standard input often is one. */
 static void send_input(struct session *session)
 {
-    char bytes[INPUT_CHUNK], utf8[2 * INPUT_CHUNK], line_start[4];
-    size_t line_len = 0, len;
+    int pipe_fd = session->wake_pipe[0], fin = 0, sent = 0;
+    int max_fd = pipe_fd > STDIN_FILENO ? pipe_fd : STDIN_FILENO;
+    fd_set read_set;
     ssize_t got;
-    struct pollfd watched[2];
-    int fin = 0;
 
-    watched[0].fd = session->wake_pipe[0];
-    watched[0].events = POLLIN;
-    watched[1].fd = STDIN_FILENO;
-    watched[1].events = POLLIN;
     for (;;) {
-        if (poll(watched, 2, -1) == -1) {
+        FD_ZERO(&read_set);
+        FD_SET(STDIN_FILENO, &read_set);
+        FD_SET(pipe_fd, &read_set);
+        if (select(max_fd + 1, &read_set, NULL, NULL, NULL) == -1) {
             if (errno == EINTR)
                 continue;
-            fprintf(stderr, "poll: %s\n", strerror(errno));
+            fprintf(stderr, "select: %s\n", strerror(errno));
             return;
         }
-        if (watched[0].revents != 0)
+        if (FD_ISSET(pipe_fd, &read_set))
             return; /* the server closed: the receiver has said so */
-        if (watched[1].revents == 0)
-            continue;
-        got = read(STDIN_FILENO, bytes, sizeof bytes);
+        got = read(STDIN_FILENO, session->input + session->input_len,
+                   INPUT_SIZE - 1 - session->input_len);
         if (got == -1 && errno == EINTR)
             continue;
         if (got <= 0)
             break; /* end of input */
-        len = take_until_fin(bytes, (size_t)got, line_start, &line_len, &fin);
-        if (session->latin1) {
-            len = utf8_from_latin1(bytes, len, utf8);
-            got = send_all(session->server_fd, utf8, len);
-        } else {
-            got = send_all(session->server_fd, bytes, len);
-        }
-        if (got == -1 || fin)
-            break; /* the server is gone (the receiver will tell), or "fin" */
+        session->input_len += take_until_fin(session->input + session->input_len, (size_t)got,
+                                             session->line_start, &session->line_len, &fin);
+        if (fin || (sent = send_lines(session, 0)) == -1)
+            break; /* "fin" (sent below), or the server is gone (the receiver will tell) */
     }
+    if (sent == 0)
+        send_lines(session, 1); /* what is left, as a line */
     /* Our side is done: say so, and let the receiver print what still comes. */
     pthread_mutex_lock(&session->lock);
     session->input_done = 1;
@@ -211,41 +182,36 @@ static void send_input(struct session *session)
 
 int main(int argc, char *argv[])
 {
-    static struct session session; /* the line reader is big: kept off the stack */
-    const char *host = DEFAULT_HOST;
-    const char *port = DEFAULT_PORT;
-    struct sigaction ignore;
+    static struct session session; /* its buffers are big: kept off the stack */
+    struct net_client_args args;
+    char error_text[256];
     pthread_t receiver;
-    int first = 1, error;
+    int error;
 
-    if (wants_help(argc, argv)) {
-        print_usage(stdout, argv[0]);
+    switch (net_client_args(argc, argv, &args)) {
+    case NET_ARGS_HELP:
+        net_client_usage(stdout, argv[0], NULL);
         return 0;
-    }
-    if (argc > 1 && strcmp(argv[1], "--latin1") == 0) {
-        session.latin1 = 1;
-        first = 2;
-    }
-    if (argc > first + 2 || (argc > first && argv[first][0] == '-')
-        || (argc > first + 1 && !is_valid_port(argv[first + 1]))) {
-        fprintf(stderr, "%s: bad arguments\n", argv[0]);
-        print_usage(stderr, argv[0]);
+    case NET_ARGS_BAD:
+        net_client_usage(stderr, argv[0], args.bad);
         return 2;
+    case NET_ARGS_OK:
+        break;
     }
-    if (argc > first)
-        host = argv[first];
-    if (argc > first + 1)
-        port = argv[first + 1];
+    session.latin1 = args.latin1;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    memset(&ignore, 0, sizeof ignore);
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ignore, NULL);
-
-    session.server_fd = connect_to(host, port);
-    if (session.server_fd == -1)
+    /* A server that closed while we send gives EPIPE, not a silent death. */
+    if (net_catch_signals(NULL) == -1) {
+        fprintf(stderr, "sigaction: %s\n", strerror(errno));
         return 1;
-    printf("connected to %s:%s\n", host, port);
+    }
+    session.server_fd = net_connect(args.host, args.port, error_text, sizeof error_text);
+    if (session.server_fd == -1) {
+        fprintf(stderr, "%s\n", error_text);
+        return 1;
+    }
+    printf("connected to %s:%ld\n", args.host, args.port);
     if (pipe(session.wake_pipe) == -1) {
         fprintf(stderr, "pipe: %s\n", strerror(errno));
         close(session.server_fd);

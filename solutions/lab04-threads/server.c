@@ -3,20 +3,22 @@
  * bounded queue, sent in one go), so a client that stops reading never
  * stalls the others: past the bound it is dropped. The table of clients is
  * shared, under a mutex. Signals reach the main thread only, by a self-pipe.
- * Left out on purpose: a thread pool or an event loop (see the README).
+ * What labs 1 to 3 wrote (the command line, the listening socket for IPv6
+ * and IPv4, accept, the signals and their self-pipe, the spare descriptor)
+ * is in net.c. Left out on purpose: a thread pool or an event loop (see the
+ * README).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,9 +26,8 @@
 #include "net.h"
 #include "utf8.h"
 
-#define DEFAULT_PORT 12800              /* the course's port */
 #define BACKLOG SOMAXCONN               /* many clients may connect at once */
-#define QUEUE_LIMIT (4 * 1024 * 1024)   /* unread bytes before a client is dropped */
+#define QUEUE_LIMIT (4 * 1024 * 1024)   /* a client's queue, at most (see queue_append) */
 #define THREAD_STACK (256 * 1024)       /* our threads need little stack */
 #define NAME_SIZE 32                    /* "client-K" */
 #define ANSWER_SIZE 64                  /* "ERR invalid UTF-8 at byte I\n" */
@@ -35,7 +36,7 @@
 struct client {
     int fd;
     char name[NAME_SIZE];
-    char address[INET_ADDRSTRLEN + 8];  /* "IP:PORT" */
+    char address[NET_PEER_SIZE];        /* "IP:PORT" or "[IPv6]:PORT" */
     pthread_t reader, writer;
     struct client *next;                /* in the table, then in the finished list */
     /* The outgoing queue, guarded by lock: the writer sends it. */
@@ -60,51 +61,45 @@ static struct {
     int stopping;
     int quiet;
     int wake_fd;                        /* write end of the main thread's pipe */
-} table = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 0, -1 };
+} table = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .changed = PTHREAD_COND_INITIALIZER,
+    .wake_fd = -1,
+};
 
-/* The main thread's self-pipe: a signal or a finished thread wakes poll(). */
+/* The main thread's self-pipe (net_stop_pipe()): a stop signal writes
+ * NET_WAKE_STOP into it, a finished reader 'r'; either wakes poll(). */
 static int wake_pipe[2] = { -1, -1 };
 
-/* SIGINT/SIGTERM, in the main thread only: write 's' to the pipe. */
-static void on_stop_signal(int signo)
+/* Grows the buffer *bytes (NULL at first) to hold at least needed bytes,
+ * doubling its *capacity. Returns 0, or -1 if memory ran out (the buffer
+ * is still there, as it was). */
+static int reserve(char **bytes, size_t *capacity, size_t needed)
 {
-    int saved_errno = errno;
-    ssize_t written = write(wake_pipe[1], "s", 1);
+    size_t bigger = *capacity == 0 ? 4096 : *capacity;
+    char *grown;
 
-    (void)signo;
-    (void)written; /* a full pipe already holds a wake-up */
-    errno = saved_errno;
-}
-
-/* Prints how to run the program on stream out. */
-static void print_usage(FILE *out, const char *program)
-{
-    fprintf(out, "usage: %s [-q] [PORT]   (PORT 0-65535, default %d; 0 = any free port)\n",
-            program, DEFAULT_PORT);
-}
-
-/* Parses a port number from 0 to 65535. Returns it, or -1 if text is not one. */
-static long parse_port(const char *text)
-{
-    char *end;
-    long port;
-
-    if (*text < '0' || *text > '9')
+    if (needed <= *capacity)
+        return 0;
+    while (bigger < needed)
+        bigger *= 2;
+    grown = realloc(*bytes, bigger);
+    if (grown == NULL)
         return -1;
-    errno = 0;
-    port = strtol(text, &end, 10);
-    if (errno != 0 || *end != '\0' || port > 65535)
-        return -1;
-    return port;
+    *bytes = grown;
+    *capacity = bigger;
+    return 0;
 }
 
 /* Appends len bytes to the client's queue and wakes its writer. A client
- * whose unread bytes would pass QUEUE_LIMIT does not read: it is dropped
- * (shutdown() wakes its reader, which then leaves). Any thread may call. */
+ * whose queue would pass QUEUE_LIMIT does not read: it is dropped
+ * (shutdown() wakes its reader, which then leaves). The bound counts the
+ * queue only: the batch its writer took out and is sending may be as big
+ * again, so a client holds up to about 2 * QUEUE_LIMIT of unsent bytes.
+ * Any thread may call. */
 static void queue_append(struct client *client, const char *bytes, size_t len)
 {
-    size_t needed, capacity;
-    char *grown;
+    size_t needed;
     int wake_writer;
 
     pthread_mutex_lock(&client->lock);
@@ -116,18 +111,8 @@ static void queue_append(struct client *client, const char *bytes, size_t len)
      * looks at the queue again before sleeping, no need to wake it. */
     wake_writer = client->queued == 0;
     needed = client->queued + len;
-    if (needed > client->capacity && needed <= QUEUE_LIMIT) {
-        capacity = client->capacity == 0 ? 4096 : client->capacity;
-        while (capacity < needed)
-            capacity *= 2;
-        grown = realloc(client->queue, capacity);
-        if (grown != NULL) {
-            client->queue = grown;
-            client->capacity = capacity;
-        }
-    }
-    if (needed > client->capacity) { /* past the bound, or out of memory */
-        client->dropped = 1;
+    if (needed > QUEUE_LIMIT || reserve(&client->queue, &client->capacity, needed) == -1) {
+        client->dropped = 1; /* past the bound, or out of memory */
         shutdown(client->fd, SHUT_RDWR);
         wake_writer = 1;
     } else {
@@ -232,41 +217,26 @@ static void leave_table(struct client *client)
     pthread_mutex_unlock(&table.lock);
 }
 
-/* Grows *batch to hold at least needed bytes. Returns 0, or -1. */
-static int reserve(char **batch, size_t *capacity, size_t needed)
-{
-    size_t bigger = *capacity == 0 ? 65536 : *capacity;
-    char *grown;
-
-    if (needed <= *capacity)
-        return 0;
-    while (bigger < needed)
-        bigger *= 2;
-    grown = realloc(*batch, bigger);
-    if (grown == NULL)
-        return -1;
-    *batch = grown;
-    *capacity = bigger;
-    return 0;
-}
-
 /* Reads one chunk and relays its complete lines: all of them in one batch,
  * "client-K> <line>\n" each, one table lock, one append per receiver. A bad
  * line is answered to its sender alone. Returns 0 to go on, -1 when the
  * session ends (end of file, reset, shutdown, or "fin", answered "bye"). */
 static int relay_chunk(struct client *client, char **batch, size_t *capacity)
 {
+    static const char bye[] = "bye\n";
+    enum linebuf_result result;
     const char *line;
     size_t len, chars, error_at, batch_len = 0, prefix_len = strlen(client->name) + 2;
     char answer[ANSWER_SIZE];
-    int result, answer_len, fin = 0;
+    int answer_len, fin = 0;
     ssize_t received = linebuf_fill(&client->lines);
 
     if (received <= 0)
         return -1;
     while (!fin && (result = linebuf_next(&client->lines, &line, &len)) != LINEBUF_NONE) {
         if (result == LINEBUF_TOO_LONG) {
-            queue_append(client, "ERR line too long\n", 18);
+            answer_len = snprintf(answer, sizeof answer, "ERR line too long\n");
+            queue_append(client, answer, (size_t)answer_len);
         } else if (!utf8_check(line, len, &chars, &error_at)) {
             answer_len = snprintf(answer, sizeof answer, "ERR invalid UTF-8 at byte %zu\n", error_at);
             queue_append(client, answer, (size_t)answer_len);
@@ -290,7 +260,7 @@ static int relay_chunk(struct client *client, char **batch, size_t *capacity)
         pthread_mutex_unlock(&table.lock);
     }
     if (fin) {
-        queue_append(client, "bye\n", 4);
+        queue_append(client, bye, sizeof bye - 1);
         return -1;
     }
     return 0;
@@ -320,7 +290,7 @@ static void *reader_main(void *arg)
         pthread_join(client->writer, NULL);
     }
     free(batch);
-    close(client->fd);
+    close(client->fd); /* before the hand-over: the main thread counts on a free descriptor */
 
     pthread_mutex_lock(&table.lock);
     client->next = table.finished;
@@ -333,16 +303,18 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-/* Joins the threads that finished and frees their clients. Main thread. */
-static void reap_finished(void)
+/* Joins the threads that finished and frees their clients. Main thread.
+ * Returns how many it freed. */
+static unsigned long reap_finished(void)
 {
     struct client *client, *next;
+    unsigned long reaped = 0;
 
     pthread_mutex_lock(&table.lock);
     client = table.finished;
     table.finished = NULL;
     pthread_mutex_unlock(&table.lock);
-    for (; client != NULL; client = next) {
+    for (; client != NULL; client = next, reaped++) {
         next = client->next;
         pthread_join(client->reader, NULL);
         pthread_mutex_destroy(&client->lock);
@@ -350,16 +322,17 @@ static void reap_finished(void)
         free(client->queue);
         free(client);
     }
+    return reaped;
 }
 
-/* Creates a client for a new connection and starts its reader thread with
- * SIGINT/SIGTERM blocked, so that only the main thread receives them.
- * Returns 0, or -1 (the caller closes fd). */
-static int start_client(int fd, const struct sockaddr_in *peer, const pthread_attr_t *attributes)
+/* Creates a client for a new connection (its peer as net_accept() wrote
+ * it) and starts its reader thread with SIGINT/SIGTERM blocked, so that
+ * only the main thread receives them. Returns 0, or -1 (the caller closes
+ * fd). */
+static int start_client(int fd, const char *peer, const pthread_attr_t *attributes)
 {
     /* malloc, not calloc: the reader's 64 KiB are touched only as used. */
     struct client *client = malloc(sizeof *client);
-    char ip[INET_ADDRSTRLEN];
     sigset_t stop_signals, old_mask;
     int error, yes = 1;
 
@@ -376,8 +349,7 @@ static int start_client(int fd, const struct sockaddr_in *peer, const pthread_at
     pthread_mutex_init(&client->lock, NULL);
     pthread_cond_init(&client->wake, NULL);
     linebuf_init(&client->lines, fd);
-    inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
-    snprintf(client->address, sizeof client->address, "%s:%d", ip, ntohs(peer->sin_port));
+    snprintf(client->address, sizeof client->address, "%s", peer);
     pthread_mutex_lock(&table.lock);
     snprintf(client->name, sizeof client->name, "client-%lu", ++table.next_number);
     table.running++;
@@ -402,89 +374,28 @@ static int start_client(int fd, const struct sockaddr_in *peer, const pthread_at
     return 0;
 }
 
-/* Out of descriptors (EMFILE): the waiting connection would wake poll()
- * again and again. Free the spare descriptor, accept the connection with it
- * and close it at once, then take the spare back. Returns the new spare. */
-static int refuse_without_descriptors(int listen_fd, int spare_fd)
-{
-    int fd;
-
-    if (spare_fd != -1)
-        close(spare_fd);
-    fd = accept(listen_fd, NULL, NULL);
-    if (fd >= 0)
-        close(fd);
-    return open("/dev/null", O_RDONLY);
-}
-
-/* Creates the non-blocking listening socket on every local IPv4 address and
- * the given port (0 = any). Returns it, or -1 after printing "call: reason". */
-static int open_listener(long port)
-{
-    struct sockaddr_in address;
-    int listen_fd;
-    int yes = 1;
-
-    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (listen_fd == -1) {
-        fprintf(stderr, "socket: %s\n", strerror(errno));
-        return -1;
-    }
-    if (setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) == -1) {
-        fprintf(stderr, "setsockopt: %s\n", strerror(errno));
-        close(listen_fd);
-        return -1;
-    }
-    memset(&address, 0, sizeof address);
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_ANY);
-    address.sin_port = htons((unsigned short)port);
-    if (bind(listen_fd, (struct sockaddr *)&address, sizeof address) == -1) {
-        fprintf(stderr, "bind: %s\n", strerror(errno));
-        close(listen_fd);
-        return -1;
-    }
-    if (listen(listen_fd, BACKLOG) == -1 || set_nonblocking(listen_fd) == -1) {
-        fprintf(stderr, "listen: %s\n", strerror(errno));
-        close(listen_fd);
-        return -1;
-    }
-    return listen_fd;
-}
-
-/* Returns the port a bound socket really uses, or -1 with errno set. */
-static int local_port(int fd)
-{
-    struct sockaddr_in address;
-    socklen_t address_len = sizeof address;
-
-    if (getsockname(fd, (struct sockaddr *)&address, &address_len) == -1)
-        return -1;
-    return ntohs(address.sin_port);
-}
-
 /* The main thread's loop: accept clients until a stop signal. poll()
- * watches the listening socket and the pipe (signals, finished threads).
+ * watches the pipe (signals, finished readers) and the listening socket.
  * poll() rather than lab03's select(): for two descriptors it reads simpler,
- * and ThreadSanitizer delivers signals during poll() but not select(). */
+ * and ThreadSanitizer delivers signals during poll() but not select().
+ * Out of descriptors with no spare to refuse with, it stops watching the
+ * listener (poll() skips a negative descriptor) until a client has left:
+ * the waiting connection would wake it again and again. */
 static void accept_clients(int listen_fd)
 {
     pthread_attr_t attributes;
-    struct sockaddr_in peer;
-    socklen_t peer_len;
     struct pollfd watched[2];
-    char wake_bytes[64];
-    ssize_t i, got;
-    int fd, stop = 0;
-    int spare_fd = open("/dev/null", O_RDONLY);
+    char peer[NET_PEER_SIZE];
+    int fd, paused = 0;
+    int spare_fd = open("/dev/null", O_RDONLY); /* see net_refuse_without_descriptors() */
 
     pthread_attr_init(&attributes);
     pthread_attr_setstacksize(&attributes, THREAD_STACK);
     watched[0].fd = wake_pipe[0];
     watched[0].events = POLLIN;
-    watched[1].fd = listen_fd;
     watched[1].events = POLLIN;
-    while (!stop) {
+    for (;;) {
+        watched[1].fd = paused ? -1 : listen_fd;
         if (poll(watched, 2, -1) == -1) {
             if (errno == EINTR)
                 continue;
@@ -492,25 +403,25 @@ static void accept_clients(int listen_fd)
             break;
         }
         if (watched[0].revents & POLLIN) {
-            while ((got = read(wake_pipe[0], wake_bytes, sizeof wake_bytes)) > 0)
-                for (i = 0; i < got; i++)
-                    if (wake_bytes[i] == 's')
-                        stop = 1;
-            reap_finished();
+            if (net_read_wake_pipe(wake_pipe[0]) == NET_WAKE_STOP)
+                break;
+            if (reap_finished() > 0)
+                paused = 0; /* a reader closed its socket: a descriptor is free */
         }
-        if (stop || !(watched[1].revents & POLLIN))
+        if (!(watched[1].revents & POLLIN))
             continue;
-        peer_len = sizeof peer;
-        fd = accept(listen_fd, (struct sockaddr *)&peer, &peer_len);
-        if (fd == -1) {
-            if (errno == EMFILE || errno == ENFILE)
-                spare_fd = refuse_without_descriptors(listen_fd, spare_fd);
-            else if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN && errno != EWOULDBLOCK)
-                fprintf(stderr, "accept: %s\n", strerror(errno));
-            continue;
+        /* The listener is non-blocking, the new socket is not: net_accept()
+         * clears the O_NONBLOCK that BSD and macOS pass on, for our threads
+         * wait in recv() and send(). */
+        fd = net_accept(listen_fd, peer);
+        if (fd != -1) {
+            if (start_client(fd, peer, &attributes) == -1)
+                close(fd);
+        } else if (errno == EMFILE || errno == ENFILE) {
+            paused = net_refuse_without_descriptors(listen_fd, &spare_fd) == -1;
+        } else if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN && errno != EWOULDBLOCK) {
+            fprintf(stderr, "accept: %s\n", strerror(errno));
         }
-        if (start_client(fd, &peer, &attributes) == -1)
-            close(fd);
     }
     pthread_attr_destroy(&attributes);
     if (spare_fd != -1)
@@ -533,57 +444,39 @@ static void stop_all_clients(void)
     reap_finished();
 }
 
-/* Creates the self-pipe (non-blocking ends), ignores SIGPIPE and installs
- * the stop handler. Returns 0, or -1 with errno set. */
-static int install_signal_handlers(void)
-{
-    struct sigaction action;
-
-    if (pipe(wake_pipe) == -1)
-        return -1;
-    if (set_nonblocking(wake_pipe[0]) == -1 || set_nonblocking(wake_pipe[1]) == -1)
-        return -1;
-    memset(&action, 0, sizeof action);
-    sigemptyset(&action.sa_mask);
-    action.sa_handler = SIG_IGN;
-    if (sigaction(SIGPIPE, &action, NULL) == -1)
-        return -1;
-    action.sa_handler = on_stop_signal;
-    if (sigaction(SIGINT, &action, NULL) == -1 || sigaction(SIGTERM, &action, NULL) == -1)
-        return -1;
-    return 0;
-}
-
 int main(int argc, char *argv[])
 {
-    long port = DEFAULT_PORT;
-    int have_port = 0;
-    int listen_fd, i;
+    struct net_server_args args;
+    const char *failed_call;
+    int listen_fd, port;
 
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            print_usage(stdout, argv[0]);
-            return 0;
-        } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
-            table.quiet = 1;
-        } else if (argv[i][0] != '-' && !have_port && (port = parse_port(argv[i])) != -1) {
-            have_port = 1;
-        } else {
-            fprintf(stderr, "%s: bad argument '%s'\n", argv[0], argv[i]);
-            print_usage(stderr, argv[0]);
-            return 2;
-        }
+    switch (net_server_args(argc, argv, &args)) {
+    case NET_ARGS_HELP:
+        net_server_usage(stdout, argv[0], NULL);
+        return 0;
+    case NET_ARGS_BAD:
+        net_server_usage(stderr, argv[0], args.bad);
+        return 2;
+    case NET_ARGS_OK:
+        break;
     }
+    table.quiet = args.quiet;
 
+    /* Tests read our output through a pipe: send each line at once. */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (install_signal_handlers() == -1) {
+    /* Before "listening": a signal from then on must find the handler. */
+    if (net_stop_pipe(wake_pipe) == -1) {
         fprintf(stderr, "signals: %s\n", strerror(errno));
         return 1;
     }
     table.wake_fd = wake_pipe[1];
-    listen_fd = open_listener(port);
-    if (listen_fd != -1 && (port = local_port(listen_fd)) == -1) {
-        fprintf(stderr, "getsockname: %s\n", strerror(errno));
+    listen_fd = net_listen(args.port, BACKLOG, &port, &failed_call);
+    if (listen_fd == -1) {
+        fprintf(stderr, "%s: %s\n", failed_call, strerror(errno));
+    } else if (net_set_nonblocking(listen_fd, 1) == -1) {
+        /* Non-blocking: a client that resets between poll() and accept()
+         * must not leave the main thread waiting in accept(). */
+        fprintf(stderr, "fcntl: %s\n", strerror(errno));
         close(listen_fd);
         listen_fd = -1;
     }
@@ -592,7 +485,7 @@ int main(int argc, char *argv[])
         close(wake_pipe[1]);
         return 1;
     }
-    printf("listening on port %ld\n", port);
+    printf("listening on port %d\n", port);
 
     accept_clients(listen_fd);
     close(listen_fd);
