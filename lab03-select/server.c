@@ -3,8 +3,9 @@
  * and its own bounded queue of answers. A client whose answers pile up
  * unread is paused (its lines wait) while the others are served. The loop
  * sleeps in select() until a socket or a signal needs it: no timeout, no
- * polling. Framing and UTF-8 answers are lab02's; lab01's set-up (command
- * line, listening socket, accept, signals) is in net.c.
+ * polling (but a retry a second while out of descriptors). Framing and
+ * UTF-8 answers are lab02's; lab01's set-up (command line, listening
+ * socket, accept, signals) is in net.c.
  * Left out on purpose: threads (lab04), poll() and epoll (see the README).
  *
  * This is the skeleton: lab02's modules and answers, net.c's set-up, the
@@ -30,6 +31,7 @@
 #define ANSWER_SIZE 64                  /* "OK <B> bytes <C> chars\n" and the like */
 #define OUTPUT_LIMIT (64 * 1024)        /* unsent answers per client, at most: then it is paused */
 #define ACCEPT_BATCH 64                 /* connections accepted per wake-up, for fairness */
+#define ACCEPT_RETRY_SECONDS 1          /* accepting paused: try again this often at least */
 
 /* One connected client. */
 struct client {
@@ -47,7 +49,7 @@ struct server {
     int listen_fd;
     int signal_fd;              /* read end of the self-pipe */
     int spare_fd;               /* kept free for refusing clients when out of descriptors */
-    int accept_paused;          /* out of descriptors and no spare: wait for a client to leave */
+    int accept_paused;          /* out of descriptors and no spare: skip the listener for one wait */
     int quiet;
     unsigned long next_number;
     struct client *clients[FD_SETSIZE]; /* by descriptor; only fds below FD_SETSIZE are kept */
@@ -262,14 +264,15 @@ static void refuse(int fd)
 /* Out of descriptors (EMFILE): the pending connection stays in the queue
  * and would wake select() again and again. Free the spare descriptor,
  * accept the connection with it and refuse it, then take the spare back.
- * Without a spare, stop watching the listening socket until a client leaves. */
+ * Without a spare, stop watching the listening socket for a while (serve()). */
 static void refuse_without_descriptors(struct server *server)
 {
     int fd;
 
     /* TODO step 5: the spare descriptor trick described above (accept()
-     * with NULL, NULL: the address does not matter). If there is no spare,
-     * or it cannot be had back, pause accepting (accept_paused). */
+     * with NULL, NULL: the address does not matter). A spare lost last
+     * time may be had again now. If there is none, or it cannot be had
+     * back, pause accepting (accept_paused). */
     (void)server;
     (void)fd;
     (void)refuse;
@@ -323,6 +326,7 @@ static void handle_new_connections(struct server *server)
 static int serve(struct server *server)
 {
     fd_set read_set, write_set;
+    struct timeval retry;
     struct client *client;
     int max_fd, fd;
 
@@ -333,6 +337,10 @@ static int serve(struct server *server)
      *    paused, and each client still reading: not at end of input, not
      *    closing, and not paused (has_room()).
      *  - write_set: each client with answers waiting.
+     *  - Accepting paused (step 5): a connection waits that select() no
+     *    longer reports, so give it the timeout retry, ACCEPT_RETRY_SECONDS
+     *    (set it each turn), and once it returns, whatever woke it, clear
+     *    accept_paused: the listener is watched again.
      *  - Self-pipe readable: return 0. Listening socket readable:
      *    handle_new_connections(). Each client readable:
      *    handle_readable(); writable: serve_client(), and drop_client() if
@@ -342,6 +350,7 @@ static int serve(struct server *server)
     (void)server;
     (void)read_set;
     (void)write_set;
+    (void)retry;
     (void)client;
     (void)max_fd;
     (void)fd;

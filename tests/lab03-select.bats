@@ -158,6 +158,37 @@ needs_descriptors() {
     return 0
 }
 
+# needs_prlimit: skips, saying why, unless the test can see the server's
+# descriptors (Linux's /proc) and change its limit while it runs (prlimit).
+needs_prlimit() {
+    [[ -d /proc/self/fd ]] || skip "needs Linux's /proc to see the server's descriptors"
+    command -v prlimit >/dev/null || skip "needs prlimit (util-linux) to lower the running server's descriptor limit"
+}
+
+# server_lose_descriptors: lowers the running server's descriptor limit to
+# the lowest number it has free, or to its spare descriptor (on /dev/null)
+# if that is lower: every number below the limit is taken, and so is the
+# spare's. Then even a freed spare cannot be reopened (EMFILE: the spare is
+# unavailable), as when another process takes it (ENFILE). Keeps the old
+# limit in OLD_LIMIT for server_regain_descriptors.
+server_lose_descriptors() {
+    local pid=${LAB_PID[server]} fd spare="" lowest=0 limit
+    for fd in $(ls /proc/"$pid"/fd | sort -n); do
+        ((fd == lowest)) && lowest=$((fd + 1))
+        if ((fd > 2)) && [[ -z $spare && $(readlink "/proc/$pid/fd/$fd") == /dev/null ]]; then spare=$fd; fi
+    done
+    limit=$lowest
+    [[ -n $spare ]] && ((spare < limit)) && limit=$spare
+    OLD_LIMIT=$(prlimit --pid "$pid" --nofile --output SOFT --noheadings | tr -d ' ')
+    prlimit --pid "$pid" --nofile="$limit:" || skip "prlimit may not change the server's limit here"
+    echo "# descriptor limit lowered from $OLD_LIMIT to $limit (lowest free $lowest, spare ${spare:-none})" >&3
+}
+
+# server_regain_descriptors: gives the server its old descriptor limit back.
+server_regain_descriptors() {
+    prlimit --pid "${LAB_PID[server]}" --nofile="$OLD_LIMIT:"
+}
+
 # server_log: the server's output, the clients' ports replaced by PORT.
 server_log() {
     sed -E 's/^(client [0-9]+ connected from ([0-9.]+|\[[0-9a-f:]+\])):[0-9]+$/\1:PORT/' "$LOGS/server.out"
@@ -345,6 +376,7 @@ client 1 disconnected" "$(server_log)"
 }
 
 @test "step 2 (select loop): 1000 clients at once, each answered (CPU time and memory printed)" {
+    plain_only
     needs_descriptors 1100
     server_start_ready 0
     crowd_start
@@ -513,6 +545,7 @@ client 1 disconnected" "$(server_log)"
 }
 
 @test "step 4 (flow control): a client that reads gets all 1,000,000 answers to 1 MB of empty lines, never dropped; others served meanwhile" {
+    plain_only
     # -q: a million log lines would only slow it down.
     server_start_ready -q 0
     crowd_start
@@ -533,6 +566,7 @@ client 1 disconnected" "$(server_log)"
 }
 
 @test "step 4 (flow control): a client that reads slowly (4 MiB/s) gets all 400,000 answers, never dropped" {
+    plain_only
     server_start_ready -q 0
     crowd_start
     crowd open 1 65536
@@ -609,6 +643,39 @@ client 1 disconnected" "$(server_log)"
     expect_equal "new connections served after ten left (refused: $REFUSED_LIST)" 5 "$SERVED"
     crowd_hello 11 "$full"
     expect_equal "the first ones still served (refused: $REFUSED_LIST)" $((full - 10)) "$SERVED"
+    server_stop
+}
+
+@test "step 5 (new connections): out of descriptors, no spare left (EMFILE): no spinning; descriptors free again, a waiting client is served though nobody left" {
+    needs_proc
+    needs_prlimit
+    local before after start
+    server_start_ready 0
+    crowd_start
+    crowd open 1
+    crowd_hello 1 1
+    server_lose_descriptors
+    # Connection 2 cannot be accepted: the server pauses accepting, and may
+    # look again now and then, but must not spin meanwhile.
+    crowd open 1
+    before=$(cpu_ms server)
+    # This wait is the measurement (no event is awaited), long enough for a
+    # look again or two.
+    sleep 1.5
+    after=$(cpu_ms server)
+    echo "# out of descriptors, 1.5 s: $((after - before)) ms of CPU" >&3
+    ((after - before < 100)) ||
+        fail "the server used $((after - before)) ms of CPU in 1.5 s while out of descriptors: it spins"
+    ! grep -q '^client 2 ' "$LOGS/server.out" || fail "client 2 was served with no descriptor free"
+    # Descriptors again, and nobody leaves: the waiting connection must be
+    # served all the same (the crowd waits T_WAIT for its answer).
+    server_regain_descriptors
+    start=$EPOCHREALTIME
+    crowd_hello 2 2
+    report_time "the waiting connection served after the limit was raised" "$start"
+    expect_equal "the waiting connection served once descriptors were free (refused: $REFUSED_LIST)" 1 "$SERVED"
+    crowd_hello 1 1
+    expect_equal "the first client still served" 1 "$SERVED"
     server_stop
 }
 

@@ -3,8 +3,9 @@
  * and its own bounded queue of answers. A client whose answers pile up
  * unread is paused (its lines wait) while the others are served. The loop
  * sleeps in select() until a socket or a signal needs it: no timeout, no
- * polling. Framing and UTF-8 answers are lab02's; lab01's set-up (command
- * line, listening socket, accept, signals) is in net.c.
+ * polling (but a retry a second while out of descriptors). Framing and
+ * UTF-8 answers are lab02's; lab01's set-up (command line, listening
+ * socket, accept, signals) is in net.c.
  * Left out on purpose: threads (lab04), poll() and epoll (see the README).
  */
 #include <errno.h>
@@ -25,6 +26,7 @@
 #define ANSWER_SIZE 64                  /* "OK <B> bytes <C> chars\n" and the like */
 #define OUTPUT_LIMIT (64 * 1024)        /* unsent answers per client, at most: then it is paused */
 #define ACCEPT_BATCH 64                 /* connections accepted per wake-up, for fairness */
+#define ACCEPT_RETRY_SECONDS 1          /* accepting paused: try again this often at least */
 
 /* One connected client. */
 struct client {
@@ -42,7 +44,7 @@ struct server {
     int listen_fd;
     int signal_fd;              /* read end of the self-pipe */
     int spare_fd;               /* kept free for refusing clients when out of descriptors */
-    int accept_paused;          /* out of descriptors and no spare: wait for a client to leave */
+    int accept_paused;          /* out of descriptors and no spare: skip the listener for one wait */
     int quiet;
     unsigned long next_number;
     struct client *clients[FD_SETSIZE]; /* by descriptor; only fds below FD_SETSIZE are kept */
@@ -225,11 +227,13 @@ static void refuse(int fd)
 /* Out of descriptors (EMFILE): the pending connection stays in the queue
  * and would wake select() again and again. Free the spare descriptor,
  * accept the connection with it and refuse it, then take the spare back.
- * Without a spare, stop watching the listening socket until a client leaves. */
+ * Without a spare, stop watching the listening socket for a while (serve()). */
 static void refuse_without_descriptors(struct server *server)
 {
     int fd;
 
+    if (server->spare_fd == -1) /* lost last time: maybe there is room now */
+        server->spare_fd = open("/dev/null", O_RDONLY);
     if (server->spare_fd == -1) {
         server->accept_paused = 1;
         return;
@@ -300,6 +304,7 @@ static void handle_new_connections(struct server *server)
 static int serve(struct server *server)
 {
     fd_set read_set, write_set;
+    struct timeval retry;
     struct client *client;
     int max_fd, fd;
 
@@ -327,7 +332,13 @@ static int serve(struct server *server)
                 max_fd = fd;
         }
 
-        if (select(max_fd + 1, &read_set, &write_set, NULL, NULL) == -1) {
+        /* No timeout: nothing to do until a socket or a signal says so.
+         * But with accepting paused, a connection waits that the unwatched
+         * listener cannot announce: wake within ACCEPT_RETRY_SECONDS anyway
+         * (descriptors may be free without any client leaving). */
+        retry.tv_sec = ACCEPT_RETRY_SECONDS;
+        retry.tv_usec = 0;
+        if (select(max_fd + 1, &read_set, &write_set, NULL, server->accept_paused ? &retry : NULL) == -1) {
             if (errno == EINTR)
                 continue; /* the self-pipe says whether to stop */
             fprintf(stderr, "select: %s\n", strerror(errno));
@@ -335,7 +346,10 @@ static int serve(struct server *server)
         }
         if (FD_ISSET(server->signal_fd, &read_set))
             return 0;
-        if (!server->accept_paused && FD_ISSET(server->listen_fd, &read_set))
+        /* Whatever woke us, watch the listener again: if descriptors are
+         * still short, one accept() fails and pauses again. */
+        server->accept_paused = 0;
+        if (FD_ISSET(server->listen_fd, &read_set))
             handle_new_connections(server);
         for (fd = 0; fd <= max_fd; fd++) {
             client = server->clients[fd];

@@ -31,6 +31,7 @@
 #define THREAD_STACK (256 * 1024)       /* our threads need little stack */
 #define NAME_SIZE 32                    /* "client-K" */
 #define ANSWER_SIZE 64                  /* "ERR invalid UTF-8 at byte I\n" */
+#define ACCEPT_RETRY_MS 1000            /* accepting paused: try again this often */
 
 /* One connected client and its two threads. */
 struct client {
@@ -379,14 +380,15 @@ static int start_client(int fd, const char *peer, const pthread_attr_t *attribut
  * poll() rather than lab03's select(): for two descriptors it reads simpler,
  * and ThreadSanitizer delivers signals during poll() but not select().
  * Out of descriptors with no spare to refuse with, it stops watching the
- * listener (poll() skips a negative descriptor) until a client has left:
- * the waiting connection would wake it again and again. */
+ * listener (poll() skips a negative descriptor) until a client has left or
+ * ACCEPT_RETRY_MS have passed: the waiting connection would wake it again
+ * and again. */
 static void accept_clients(int listen_fd)
 {
     pthread_attr_t attributes;
     struct pollfd watched[2];
     char peer[NET_PEER_SIZE];
-    int fd, paused = 0;
+    int fd, ready, paused = 0;
     int spare_fd = open("/dev/null", O_RDONLY); /* see net_refuse_without_descriptors() */
 
     pthread_attr_init(&attributes);
@@ -396,12 +398,18 @@ static void accept_clients(int listen_fd)
     watched[1].events = POLLIN;
     for (;;) {
         watched[1].fd = paused ? -1 : listen_fd;
-        if (poll(watched, 2, -1) == -1) {
+        /* No timeout: nothing to do until someone connects or a signal
+         * comes. But paused, a connection waits that poll() no longer
+         * reports: descriptors may be free without any client leaving. */
+        ready = poll(watched, 2, paused ? ACCEPT_RETRY_MS : -1);
+        if (ready == -1) {
             if (errno == EINTR)
                 continue;
             fprintf(stderr, "poll: %s\n", strerror(errno));
             break;
         }
+        if (ready == 0)
+            paused = 0; /* time to try again: if still short, accept() pauses us again */
         if (watched[0].revents & POLLIN) {
             if (net_read_wake_pipe(wake_pipe[0]) == NET_WAKE_STOP)
                 break;

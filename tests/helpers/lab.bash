@@ -535,6 +535,16 @@ report_time() {
         printf "# %s: %.2f s\n", what, end - start }' >&3
 }
 
+# plain_only: skips a load test (thousands of clients or millions of lines)
+# under Valgrind or a sanitizer, saying so. Those passes look for memory and
+# thread errors in the functional tests, with every bound scaled; the load
+# itself is checked in the plain pass, where its figures mean something.
+plain_only() {
+    if [[ ${VALGRIND:-0} != 0 || -n ${SANITIZE:-} ]]; then
+        skip "a load test: run in the plain pass only (no VALGRIND, no SANITIZE)"
+    fi
+}
+
 # require_ipv6_loopback: skips the test, saying why, when this machine has no
 # IPv6 loopback address (::1), as in some containers.
 require_ipv6_loopback() {
