@@ -578,10 +578,11 @@ strace_server_start_ready() {
 # INJECTION is an `-e inject=` expression (read:error=EINTR:when=2 makes the
 # 2nd read fail). Calls are counted from the attachment on, so the reads of
 # the start-up (the loader's, Valgrind's, a sanitizer's) do not count. The
-# server's read, send and sendto calls are logged in $LOGS/strace.out.
+# server's read, recv, recvfrom, send and sendto calls are logged in
+# $LOGS/strace.out.
 # Returns once strace is attached; skips the test if it may not attach here.
 strace_attach() {
-    local args=(-o "$LOGS/strace.out" -e 'trace=read,?send,sendto') injection
+    local args=(-o "$LOGS/strace.out" -e 'trace=read,?recv,recvfrom,?send,sendto') injection
     local pid=${LAB_PID[server]} deadline=$((SECONDS + T_READY))
     for injection; do
         args+=(-e "inject=$injection")
