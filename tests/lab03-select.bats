@@ -116,15 +116,6 @@ client_wait_exit() {
     check_tool_logs client
 }
 
-# cpu_ms ROLE: CPU time (user + system) the process has used so far, in ms
-# (/proc/PID/stat fields 14 and 15, in clock ticks).
-cpu_ms() {
-    local stat fields
-    stat=$(cat "/proc/${LAB_PID[$1]}/stat") || return 1
-    read -ra fields <<<"${stat##*) }"
-    echo $(((fields[11] + fields[12]) * 1000 / $(getconf CLK_TCK)))
-}
-
 # proc_status ROLE FIELD: a field of /proc/PID/status: VmRSS or VmHWM
 # (in kB) or voluntary_ctxt_switches.
 proc_status() {
@@ -156,37 +147,6 @@ needs_descriptors() {
         skip "needs $1 descriptors, and the hard limit (ulimit -H -n) is $hard"
     [[ $(ulimit -S -n) != unlimited ]] && (($(ulimit -S -n) < $1)) && ulimit -S -n "$1"
     return 0
-}
-
-# needs_prlimit: skips, saying why, unless the test can see the server's
-# descriptors (Linux's /proc) and change its limit while it runs (prlimit).
-needs_prlimit() {
-    [[ -d /proc/self/fd ]] || skip "needs Linux's /proc to see the server's descriptors"
-    command -v prlimit >/dev/null || skip "needs prlimit (util-linux) to lower the running server's descriptor limit"
-}
-
-# server_lose_descriptors: lowers the running server's descriptor limit to
-# the lowest number it has free, or to its spare descriptor (on /dev/null)
-# if that is lower: every number below the limit is taken, and so is the
-# spare's. Then even a freed spare cannot be reopened (EMFILE: the spare is
-# unavailable), as when another process takes it (ENFILE). Keeps the old
-# limit in OLD_LIMIT for server_regain_descriptors.
-server_lose_descriptors() {
-    local pid=${LAB_PID[server]} fd spare="" lowest=0 limit
-    for fd in $(ls /proc/"$pid"/fd | sort -n); do
-        ((fd == lowest)) && lowest=$((fd + 1))
-        if ((fd > 2)) && [[ -z $spare && $(readlink "/proc/$pid/fd/$fd") == /dev/null ]]; then spare=$fd; fi
-    done
-    limit=$lowest
-    [[ -n $spare ]] && ((spare < limit)) && limit=$spare
-    OLD_LIMIT=$(prlimit --pid "$pid" --nofile --output SOFT --noheadings | tr -d ' ')
-    prlimit --pid "$pid" --nofile="$limit:" || skip "prlimit may not change the server's limit here"
-    echo "# descriptor limit lowered from $OLD_LIMIT to $limit (lowest free $lowest, spare ${spare:-none})" >&3
-}
-
-# server_regain_descriptors: gives the server its old descriptor limit back.
-server_regain_descriptors() {
-    prlimit --pid "${LAB_PID[server]}" --nofile="$OLD_LIMIT:"
 }
 
 # server_log: the server's output, the clients' ports replaced by PORT.

@@ -144,14 +144,6 @@ peer_start_at() {
     LAB_PID[$role]=$!
 }
 
-# server_cpu_ms: the CPU time the server has used so far, in ms (Linux /proc).
-server_cpu_ms() {
-    local stat fields
-    stat=$(cat "/proc/${LAB_PID[server]}/stat") || return 1
-    read -ra fields <<<"${stat##*) }"
-    echo $(((fields[11] + fields[12]) * 1000 / $(getconf CLK_TCK)))
-}
-
 # wait_for_count ROLE REGEX COUNT: waits until the role's stdout has COUNT
 # lines matching REGEX (grep -E). Bounded by T_RUN (for long streams).
 wait_for_count() {
@@ -173,38 +165,6 @@ wait_for_count() {
         fi
         sleep "$POLL_INTERVAL"
     done
-}
-
-# needs_prlimit: skips, saying why, unless the test can see the server's
-# descriptors and CPU time (Linux's /proc) and change its descriptor limit
-# while it runs (prlimit).
-needs_prlimit() {
-    [[ -r /proc/self/stat && -d /proc/self/fd ]] || skip "needs Linux's /proc to see the server's descriptors and CPU time"
-    command -v prlimit >/dev/null || skip "needs prlimit (util-linux) to lower the running server's descriptor limit"
-}
-
-# server_lose_descriptors: lowers the running server's descriptor limit to
-# the lowest number it has free, or to its spare descriptor (on /dev/null)
-# if that is lower: every number below the limit is taken, and so is the
-# spare's. Then even a freed spare cannot be reopened (EMFILE: the spare is
-# unavailable), as when another process takes it (ENFILE) or another thread
-# does. Keeps the old limit in OLD_LIMIT for server_regain_descriptors.
-server_lose_descriptors() {
-    local pid=${LAB_PID[server]} fd spare="" lowest=0 limit
-    for fd in $(ls /proc/"$pid"/fd | sort -n); do
-        ((fd == lowest)) && lowest=$((fd + 1))
-        if ((fd > 2)) && [[ -z $spare && $(readlink "/proc/$pid/fd/$fd") == /dev/null ]]; then spare=$fd; fi
-    done
-    limit=$lowest
-    [[ -n $spare ]] && ((spare < limit)) && limit=$spare
-    OLD_LIMIT=$(prlimit --pid "$pid" --nofile --output SOFT --noheadings | tr -d ' ')
-    prlimit --pid "$pid" --nofile="$limit:" || skip "prlimit may not change the server's limit here"
-    echo "# descriptor limit lowered from $OLD_LIMIT to $limit (lowest free $lowest, spare ${spare:-none})" >&3
-}
-
-# server_regain_descriptors: gives the server its old descriptor limit back.
-server_regain_descriptors() {
-    prlimit --pid "${LAB_PID[server]}" --nofile="$OLD_LIMIT:"
 }
 
 # server_field FIELD: a field of the server's /proc/PID/status (VmHWM in kB,
@@ -826,11 +786,11 @@ client-2> a@b" "$(cat "$LOGS/relayed")"
     # spin on its readable listener meanwhile. Its connection is in the
     # listener's queue once socket_open returns (the system completes it).
     socket_open three
-    before=$(server_cpu_ms)
+    before=$(cpu_ms server)
     # This wait is the measurement (no event is awaited): a server that
     # spins on its readable listener uses CPU here.
     sleep 0.5
-    after=$(server_cpu_ms)
+    after=$(cpu_ms server)
     echo "# out of descriptors, 0.5 s: $((after - before)) ms of CPU" >&3
     ((after - before < 100)) ||
         fail "the server used $((after - before)) ms of CPU in 0.5 s while out of descriptors: it spins (stop polling the listener while no descriptor is free)"
@@ -865,11 +825,11 @@ client-2> a@b" "$(cat "$LOGS/relayed")"
     # A second client cannot be accepted: the server pauses accepting, and
     # may look again now and then, but must not spin meanwhile.
     socket_open two
-    before=$(server_cpu_ms)
+    before=$(cpu_ms server)
     # This wait is the measurement (no event is awaited), long enough for a
     # look again or two.
     sleep 1.5
-    after=$(server_cpu_ms)
+    after=$(cpu_ms server)
     echo "# out of descriptors, 1.5 s: $((after - before)) ms of CPU" >&3
     ((after - before < 100)) ||
         fail "the server used $((after - before)) ms of CPU in 1.5 s while out of descriptors: it spins"

@@ -636,3 +636,46 @@ expect_injected() {
         return 1
     fi
 }
+
+# --- CPU time and descriptor limits of a running server (Linux /proc) ---
+
+# cpu_ms ROLE: CPU time (user + system) the process has used so far, in ms
+# (/proc/PID/stat fields 14 and 15, in clock ticks).
+cpu_ms() {
+    local stat fields
+    stat=$(cat "/proc/${LAB_PID[$1]}/stat") || return 1
+    read -ra fields <<<"${stat##*) }"
+    echo $(((fields[11] + fields[12]) * 1000 / $(getconf CLK_TCK)))
+}
+
+# needs_prlimit: skips, saying why, unless the test can see the server's
+# descriptors and CPU time (Linux's /proc) and change its descriptor limit
+# while it runs (prlimit).
+needs_prlimit() {
+    [[ -r /proc/self/stat && -d /proc/self/fd ]] || skip "needs Linux's /proc to see the server's descriptors and CPU time"
+    command -v prlimit >/dev/null || skip "needs prlimit (util-linux) to lower the running server's descriptor limit"
+}
+
+# server_lose_descriptors: lowers the running server's descriptor limit to
+# the lowest number it has free, or to its spare descriptor (on /dev/null)
+# if that is lower: every number below the limit is taken, and so is the
+# spare's. Then even a freed spare cannot be reopened (EMFILE: the spare is
+# unavailable), as when another process takes it (ENFILE) or another thread
+# does. Keeps the old limit in OLD_LIMIT for server_regain_descriptors.
+server_lose_descriptors() {
+    local pid=${LAB_PID[server]} fd spare="" lowest=0 limit
+    for fd in $(ls /proc/"$pid"/fd | sort -n); do
+        ((fd == lowest)) && lowest=$((fd + 1))
+        if ((fd > 2)) && [[ -z $spare && $(readlink "/proc/$pid/fd/$fd") == /dev/null ]]; then spare=$fd; fi
+    done
+    limit=$lowest
+    [[ -n $spare ]] && ((spare < limit)) && limit=$spare
+    OLD_LIMIT=$(prlimit --pid "$pid" --nofile --output SOFT --noheadings | tr -d ' ')
+    prlimit --pid "$pid" --nofile="$limit:" || skip "prlimit may not change the server's limit here"
+    echo "# descriptor limit lowered from $OLD_LIMIT to $limit (lowest free $lowest, spare ${spare:-none})" >&3
+}
+
+# server_regain_descriptors: gives the server its old descriptor limit back.
+server_regain_descriptors() {
+    prlimit --pid "${LAB_PID[server]}" --nofile="$OLD_LIMIT:"
+}
