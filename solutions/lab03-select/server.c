@@ -1,32 +1,27 @@
-/* lab03 server: many clients at once, in one thread, with select().
- * Every client socket is non-blocking; each client has its own line reader
- * and its own bounded queue of answers. A client whose answers pile up
- * unread is paused (its lines wait) while the others are served. The loop
- * sleeps in select() until a socket or a signal needs it: no timeout, no
- * polling (but a retry a second while out of descriptors). Framing and
- * UTF-8 answers are lab02's; lab01's set-up (command line, listening
- * socket, accept, signals) is in net.c.
+/* lab03 server: many clients at once, in one thread, with select(). Each
+ * client has a non-blocking socket, a line reader and a bounded queue of
+ * answers (outbuf.c); one whose answers pile up unread is paused while the
+ * others are served. lab02's answers are in answer.c, the set-up in net.c.
  * Left out on purpose: threads (lab04), poll() and epoll (see the README).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "answer.h"
 #include "linebuf.h"
 #include "net.h"
+#include "outbuf.h"
 #include "utf8.h"
 
 #define BACKLOG SOMAXCONN               /* many clients may connect at once */
-#define ANSWER_SIZE 64                  /* "OK <B> bytes <C> chars\n" and the like */
-#define OUTPUT_LIMIT (64 * 1024)        /* unsent answers per client, at most: then it is paused */
 #define ACCEPT_BATCH 64                 /* connections accepted per wake-up, for fairness */
 #define ACCEPT_RETRY_SECONDS 1          /* accepting paused: try again this often at least */
+#define SERVER_FULL "ERR server full\n" /* to a connection we cannot serve */
 
 /* One connected client. */
 struct client {
@@ -34,16 +29,13 @@ struct client {
     unsigned long number;       /* 1, 2, ... in order of connection */
     int input_ended;            /* end of file read: no more recv() */
     int closing;                /* nothing more to answer: close once the queue is sent */
-    char output[OUTPUT_LIMIT];  /* answers not sent yet: output[sent..queued) */
-    size_t sent, queued;
     struct linebuf reader;
+    struct outbuf output;       /* answers not sent yet */
 };
 
 /* The server's state, passed to every handler. */
 struct server {
-    int listen_fd;
-    int signal_fd;              /* read end of the self-pipe */
-    int spare_fd;               /* kept free for refusing clients when out of descriptors */
+    struct net_loop loop;       /* the listener, the self-pipe, the spare descriptor */
     int accept_paused;          /* out of descriptors and no spare: skip the listener for one wait */
     int quiet;
     unsigned long next_number;
@@ -51,33 +43,11 @@ struct server {
     char shown[UTF8_ESCAPED_SIZE(LINE_MAX_BYTES)]; /* a line as the log shows it */
 };
 
-/* The self-pipe: the handler writes a byte, select() sees it. */
-static int signal_pipe[2] = { -1, -1 };
-
-/* SIGINT/SIGTERM: wake the select() loop. write() is async-signal-safe; a
- * full pipe already holds a wake-up, so its error is ignored. */
-static void on_stop_signal(int signo)
-{
-    int saved_errno = errno;
-    char byte = (char)signo;
-    ssize_t written = write(signal_pipe[1], &byte, 1);
-
-    (void)written;
-    errno = saved_errno;
-}
-
-/* Returns 1 if the line is "fin" in any letter case. */
-static int is_fin(const char *line, size_t len)
-{
-    return len == strlen("fin") && strncasecmp(line, "fin", len) == 0;
-}
-
 /* Returns 1 while the client's unsent answers leave room for one more.
- * Without room the client is paused: its lines wait in its reader and in
- * the network, and TCP slows it down. */
+ * Without, it is paused: its lines wait in its reader and in the network. */
 static int has_room(const struct client *client)
 {
-    return client->queued - client->sent + ANSWER_SIZE <= OUTPUT_LIMIT;
+    return outbuf_pending(&client->output) + ANSWER_SIZE <= OUTBUF_SIZE;
 }
 
 /* Closes and frees a client (it sees end of file), and clears its slot. */
@@ -97,86 +67,33 @@ static void drop_client(struct server *server, struct client *client)
     free_client(server, client);
 }
 
-/* Sends as much of the client's queue as its socket takes now. Returns 0,
- * or -1 if the client is gone (then the caller drops it). */
-static int flush_output(struct client *client)
-{
-    ssize_t sent;
-
-    while (client->sent < client->queued) {
-        sent = send(client->fd, client->output + client->sent, client->queued - client->sent, 0);
-        if (sent == -1) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 0; /* select() tells when there is room again */
-            return -1;    /* EPIPE, ECONNRESET: gone */
-        }
-        client->sent += (size_t)sent;
-    }
-    client->sent = client->queued = 0;
-    return 0;
-}
-
-/* Appends len bytes to the client's queue. has_room() said they fit: the
- * unsent bytes, moved to the front if need be, leave room for them. */
-static void queue_output(struct client *client, const char *text, size_t len)
-{
-    if (client->queued + len > OUTPUT_LIMIT) {
-        memmove(client->output, client->output + client->sent, client->queued - client->sent);
-        client->queued -= client->sent;
-        client->sent = 0;
-    }
-    memcpy(client->output + client->queued, text, len);
-    client->queued += len;
-}
-
-/* Writes into answer what lab02 answers to one line of the reader, and
- * logs a valid line with its control characters escaped. Returns the
- * answer's length. */
-static int answer_line(struct server *server, struct client *client, enum linebuf_result result,
-                       const char *line, size_t len, char answer[ANSWER_SIZE])
-{
-    size_t chars, error_at, shown_len;
-
-    if (result == LINEBUF_TOO_LONG)
-        return snprintf(answer, ANSWER_SIZE, "ERR line too long\n");
-    if (!utf8_check(line, len, &chars, &error_at))
-        return snprintf(answer, ANSWER_SIZE, "ERR invalid UTF-8 at byte %zu\n", error_at);
-    if (!server->quiet) {
-        shown_len = utf8_escape_controls(line, len, server->shown);
-        printf("client %lu: %.*s\n", client->number, (int)shown_len, server->shown);
-    }
-    if (is_fin(line, len)) {
-        client->closing = 1; /* what follows "fin" is never answered */
-        return snprintf(answer, ANSWER_SIZE, "bye\n");
-    }
-    return snprintf(answer, ANSWER_SIZE, "OK %zu bytes %zu chars\n", len, chars);
-}
-
 /* Answers the complete lines in the client's reader while its queue has
- * room. Returns 0 when none is left to answer, 1 when lines may still wait
- * (no room: the client is paused). */
+ * room, and logs the valid ones, their control characters escaped. Returns
+ * 0 when none is left to answer, 1 when lines may still wait (no room: the
+ * client is paused). */
 static int answer_lines(struct server *server, struct client *client)
 {
     const char *line;
-    size_t len;
+    size_t len, shown_len;
     char answer[ANSWER_SIZE];
     enum linebuf_result result;
-    int answer_len;
+    enum answer_kind kind;
 
-    while (!client->closing) {
-        /* Checked at each line, not once per read: 64 KiB of empty lines
-         * make 1.2 MB of answers. */
-        if (!has_room(client))
-            return 1;
+    /* Room checked at each line, not once per read: 64 KiB of empty lines
+     * make 1.2 MB of answers. */
+    while (!client->closing && has_room(client)) {
         result = linebuf_next(&client->reader, &line, &len);
         if (result == LINEBUF_NONE)
             return 0;
-        answer_len = answer_line(server, client, result, line, len, answer);
-        queue_output(client, answer, (size_t)answer_len);
+        kind = answer_line(result, line, len, answer);
+        if (kind != ANSWER_ERROR && !server->quiet) {
+            shown_len = utf8_escape_controls(line, len, server->shown);
+            printf("client %lu: %.*s\n", client->number, (int)shown_len, server->shown);
+        }
+        client->closing = (kind == ANSWER_BYE); /* what follows "fin" is never answered */
+        outbuf_append(&client->output, answer, strlen(answer));
     }
-    return 0;
+    return !client->closing; /* no room: lines may wait */
 }
 
 /* Answers the client's waiting lines and sends what its socket takes, as
@@ -189,12 +106,12 @@ static int serve_client(struct server *server, struct client *client)
 
     do {
         waiting = answer_lines(server, client);
-        if (flush_output(client) == -1)
-            return -1;
+        if (outbuf_flush(&client->output) == -1)
+            return -1; /* EPIPE, ECONNRESET: gone */
     } while (waiting && has_room(client));
     if (client->input_ended && !waiting)
         client->closing = 1; /* every complete line is answered; a last piece without "\n" is not a line */
-    return client->closing && client->sent == client->queued ? -1 : 0;
+    return (client->closing && outbuf_pending(&client->output) == 0) ? -1 : 0;
 }
 
 /* The client's socket is readable: one read, then its lines. */
@@ -204,47 +121,11 @@ static void handle_readable(struct server *server, struct client *client)
 
     if (received == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return;
-    if (received == -1) {
-        drop_client(server, client); /* ECONNRESET and the like: gone */
-        return;
-    }
     if (received == 0)
         client->input_ended = 1; /* end of file: its complete lines are answered, then it is closed */
-    if (serve_client(server, client) == -1)
+    /* -1: ECONNRESET and the like, gone. */
+    if (received == -1 || serve_client(server, client) == -1)
         drop_client(server, client);
-}
-
-/* Tells a connection we cannot serve why, and closes it. */
-static void refuse(int fd)
-{
-    static const char message[] = "ERR server full\n";
-
-    /* A few bytes on a brand-new socket: send() takes them at once. */
-    send_all(fd, message, sizeof message - 1);
-    close(fd);
-}
-
-/* Out of descriptors (EMFILE): the pending connection stays in the queue
- * and would wake select() again and again. Free the spare descriptor,
- * accept the connection with it and refuse it, then take the spare back.
- * Without a spare, stop watching the listening socket for a while (serve()). */
-static void refuse_without_descriptors(struct server *server)
-{
-    int fd;
-
-    if (server->spare_fd == -1) /* lost last time: maybe there is room now */
-        server->spare_fd = open("/dev/null", O_RDONLY);
-    if (server->spare_fd == -1) {
-        server->accept_paused = 1;
-        return;
-    }
-    close(server->spare_fd);
-    fd = accept(server->listen_fd, NULL, NULL);
-    if (fd >= 0)
-        refuse(fd);
-    server->spare_fd = open("/dev/null", O_RDONLY);
-    if (server->spare_fd == -1)
-        server->accept_paused = 1;
 }
 
 /* Creates the record of a newly accepted client, peer its address as text.
@@ -260,10 +141,9 @@ static int add_client(struct server *server, int fd, const char *peer)
         return -1;
     client->fd = fd;
     client->number = ++server->next_number;
-    client->input_ended = 0;
-    client->closing = 0;
-    client->sent = client->queued = 0;
+    client->input_ended = client->closing = 0;
     linebuf_init(&client->reader, fd);
+    outbuf_init(&client->output, fd);
     server->clients[fd] = client;
     if (!server->quiet)
         printf("client %lu connected from %s\n", client->number, peer);
@@ -274,28 +154,59 @@ static int add_client(struct server *server, int fd, const char *peer)
  * at most, so that clients already connected are served in between). */
 static void handle_new_connections(struct server *server)
 {
+    struct net_loop *loop = &server->loop;
     char peer[NET_PEER_SIZE];
     int fd, i;
 
     for (i = 0; i < ACCEPT_BATCH; i++) {
-        fd = net_accept(server->listen_fd, peer);
-        if (fd == -1) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue; /* a signal, or a client gone before we took it */
-            if (errno == EMFILE || errno == ENFILE) {
-                refuse_without_descriptors(server);
-                if (server->accept_paused)
-                    return;
-                continue;
+        fd = net_accept(loop->listen_fd, peer);
+        if (fd != -1) {
+            /* select() cannot watch descriptors from FD_SETSIZE on. */
+            if (fd >= FD_SETSIZE || add_client(server, fd, peer) == -1)
+                net_refuse(fd, SERVER_FULL);
+        } else if (errno == EMFILE || errno == ENFILE) {
+            /* Out of descriptors: the spare takes the connection to refuse
+             * it. Without a spare, stop watching the listener for a while. */
+            if (net_refuse_with_spare(loop->listen_fd, &loop->spare_fd, SERVER_FULL) == -1) {
+                server->accept_paused = 1;
+                return;
             }
+        } else if (errno != EINTR && errno != ECONNABORTED) { /* a signal, a client gone before we took it */
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 fprintf(stderr, "accept: %s\n", strerror(errno));
             return; /* nobody else is waiting */
         }
-        /* select() cannot watch descriptors from FD_SETSIZE on. */
-        if (fd >= FD_SETSIZE || add_client(server, fd, peer) == -1)
-            refuse(fd);
     }
+}
+
+/* Builds the sets for select() from scratch (select() overwrote them): the
+ * self-pipe, the listener unless accepting is paused, each client still
+ * reading and each with answers to send. Returns the highest descriptor. */
+static int fill_sets(const struct server *server, fd_set *read_set, fd_set *write_set)
+{
+    const struct client *client;
+    int fd, max_fd = server->loop.wake_fds[0];
+
+    FD_ZERO(read_set);
+    FD_ZERO(write_set);
+    FD_SET(server->loop.wake_fds[0], read_set);
+    if (!server->accept_paused)
+        FD_SET(server->loop.listen_fd, read_set);
+    if (server->loop.listen_fd > max_fd)
+        max_fd = server->loop.listen_fd;
+    for (fd = 0; fd < FD_SETSIZE; fd++) {
+        client = server->clients[fd];
+        if (client == NULL)
+            continue;
+        /* A paused client is not read: TCP holds its lines back. */
+        if (!client->input_ended && !client->closing && has_room(client))
+            FD_SET(fd, read_set);
+        if (outbuf_pending(&client->output) > 0)
+            FD_SET(fd, write_set);
+        if (fd > max_fd)
+            max_fd = fd;
+    }
+    return max_fd;
 }
 
 /* The loop: wait in select() for any socket or a signal, serve what is
@@ -309,33 +220,10 @@ static int serve(struct server *server)
     int max_fd, fd;
 
     for (;;) {
-        /* select() changes the sets: build them again each time. */
-        FD_ZERO(&read_set);
-        FD_ZERO(&write_set);
-        FD_SET(server->signal_fd, &read_set);
-        max_fd = server->signal_fd;
-        if (!server->accept_paused) {
-            FD_SET(server->listen_fd, &read_set);
-            if (server->listen_fd > max_fd)
-                max_fd = server->listen_fd;
-        }
-        for (fd = 0; fd < FD_SETSIZE; fd++) {
-            client = server->clients[fd];
-            if (client == NULL)
-                continue;
-            /* A paused client is not read: TCP holds its lines back. */
-            if (!client->input_ended && !client->closing && has_room(client))
-                FD_SET(fd, &read_set);
-            if (client->queued > client->sent)
-                FD_SET(fd, &write_set);
-            if (fd > max_fd)
-                max_fd = fd;
-        }
-
-        /* No timeout: nothing to do until a socket or a signal says so.
-         * But with accepting paused, a connection waits that the unwatched
-         * listener cannot announce: wake within ACCEPT_RETRY_SECONDS anyway
-         * (descriptors may be free without any client leaving). */
+        max_fd = fill_sets(server, &read_set, &write_set);
+        /* No timeout: nothing to do until a socket or a signal says so. But
+         * with accepting paused, wake within ACCEPT_RETRY_SECONDS anyway: a
+         * connection waits, and descriptors may be free with no client gone. */
         retry.tv_sec = ACCEPT_RETRY_SECONDS;
         retry.tv_usec = 0;
         if (select(max_fd + 1, &read_set, &write_set, NULL, server->accept_paused ? &retry : NULL) == -1) {
@@ -344,12 +232,12 @@ static int serve(struct server *server)
             fprintf(stderr, "select: %s\n", strerror(errno));
             return -1;
         }
-        if (FD_ISSET(server->signal_fd, &read_set))
+        if (FD_ISSET(server->loop.wake_fds[0], &read_set))
             return 0;
         /* Whatever woke us, watch the listener again: if descriptors are
          * still short, one accept() fails and pauses again. */
         server->accept_paused = 0;
-        if (FD_ISSET(server->listen_fd, &read_set))
+        if (FD_ISSET(server->loop.listen_fd, &read_set))
             handle_new_connections(server);
         for (fd = 0; fd <= max_fd; fd++) {
             client = server->clients[fd];
@@ -375,64 +263,12 @@ static void drop_all_clients(struct server *server)
             free_client(server, server->clients[fd]);
 }
 
-/* Everything before "listening": the spare descriptor, the self-pipe, the
- * signals, the listening socket. Returns the port it listens on, or -1
- * after printing "call: reason". tear_down() closes what it opened. */
-static int set_up(struct server *server, long port)
-{
-    const char *failed_call;
-    int bound_port;
-
-    server->listen_fd = -1;
-    /* -1 is no failure: refuse_without_descriptors() does without. */
-    server->spare_fd = open("/dev/null", O_RDONLY);
-    /* The pipe first, then the handler that writes into it. */
-    if (pipe(signal_pipe) == -1) {
-        fprintf(stderr, "pipe: %s\n", strerror(errno));
-        return -1;
-    }
-    server->signal_fd = signal_pipe[0];
-    /* Both ends non-blocking: the handler must never wait in write(). */
-    if (net_set_nonblocking(signal_pipe[0], 1) == -1 || net_set_nonblocking(signal_pipe[1], 1) == -1) {
-        fprintf(stderr, "fcntl: %s\n", strerror(errno));
-        return -1;
-    }
-    if (net_catch_signals(on_stop_signal) == -1) {
-        fprintf(stderr, "sigaction: %s\n", strerror(errno));
-        return -1;
-    }
-    server->listen_fd = net_listen(port, BACKLOG, &bound_port, &failed_call);
-    if (server->listen_fd == -1) {
-        fprintf(stderr, "%s: %s\n", failed_call, strerror(errno));
-        return -1;
-    }
-    /* Non-blocking: a client that resets between select() and accept()
-     * must not leave us waiting in accept(). */
-    if (net_set_nonblocking(server->listen_fd, 1) == -1) {
-        fprintf(stderr, "fcntl: %s\n", strerror(errno));
-        return -1;
-    }
-    return bound_port;
-}
-
-/* Closes what set_up() opened. */
-static void tear_down(struct server *server)
-{
-    if (server->listen_fd != -1)
-        close(server->listen_fd);
-    if (server->spare_fd != -1)
-        close(server->spare_fd);
-    if (signal_pipe[0] != -1)
-        close(signal_pipe[0]);
-    if (signal_pipe[1] != -1)
-        close(signal_pipe[1]);
-}
-
 int main(int argc, char *argv[])
 {
     static struct server server; /* FD_SETSIZE pointers and a line: kept off the stack */
     struct net_server_args args;
-    int port, status = 1;
+    const char *failed_call;
+    int port, status;
 
     switch (net_server_args(argc, argv, &args)) {
     case NET_ARGS_HELP:
@@ -447,14 +283,15 @@ int main(int argc, char *argv[])
     server.quiet = args.quiet;
     /* Tests read our output through a pipe: send each line at once. */
     setvbuf(stdout, NULL, _IOLBF, 0);
-
-    port = set_up(&server, args.port);
-    if (port != -1) {
-        printf("listening on port %d\n", port);
-        status = serve(&server) == 0 ? 0 : 1;
-        drop_all_clients(&server);
-        puts("server stopped");
+    if (net_loop_open(&server.loop, args.port, BACKLOG, &port, &failed_call) == -1) {
+        fprintf(stderr, "%s: %s\n", failed_call, strerror(errno));
+        return 1;
     }
-    tear_down(&server);
+    printf("listening on port %d\n", port);
+
+    status = serve(&server) == 0 ? 0 : 1;
+    drop_all_clients(&server);
+    net_loop_close(&server.loop);
+    puts("server stopped");
     return status;
 }
