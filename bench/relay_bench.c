@@ -885,11 +885,12 @@ static int report(void)
 
     printf("mode=%s clients=%u lines=%lu size=%zu sent=%llu delivered=%llu intact=%llu "
            "spliced=%llu disorder=%llu lost=%llu closed=%u seconds=%.3f lines_per_s=%.0f "
-           "p50_us=%.1f p99_us=%.1f p99_all_receivers_us=%.1f max_us=%.1f complete_lines=%llu "
-           "bench_cpu_s=%.2f%s%s\n",
+           "delivered_per_s=%.0f p50_us=%.1f p99_us=%.1f p99_all_receivers_us=%.1f "
+           "max_us=%.1f complete_lines=%llu bench_cpu_s=%.2f%s%s\n",
            opt.mode == MODE_LAB ? "lab" : "raw", opt.clients, opt.lines, opt.size, sent, lines,
            intact, spliced, disorder, lost, closed, seconds,
            seconds > 0.0 ? (double)intact / seconds : 0.0,
+           seconds > 0.0 ? (double)lines / seconds : 0.0,
            intact > 0 ? hist_quantile(hist, intact, 0.50) / 1e3 : 0.0,
            intact > 0 ? hist_quantile(hist, intact, 0.99) / 1e3 : 0.0,
            complete > 0 ? hist_quantile(reach_hist, complete, 0.99) / 1e3 : 0.0,
