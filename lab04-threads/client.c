@@ -1,12 +1,13 @@
 /* lab04 client: two threads. The main thread sends what standard input
  * gives, line by line; the receiver thread prints what the server sends as
- * soon as it arrives. They stop together, whichever ends first, without
- * killing or cancelling anyone: the receiver wakes the main thread through
- * a pipe. --latin1 as in lab02; the command line and connect() are net.c's.
+ * soon as it arrives, control characters shown as \xNN. They stop together,
+ * whichever ends first, without killing or cancelling anyone: the receiver
+ * wakes the main thread through a pipe. --latin1 as in lab02; the command
+ * line and connect() are net.c's. No prompt: others' lines would cut into it.
  *
- * This is the skeleton: the session, sending whole lines (send_lines())
- * and main() are given, and the "TODO step 7" parts are yours: the two
- * threads' work. README.md explains it; the tests named "step 7" check it.
+ * This is the skeleton: the session, sending whole lines (send_lines()) and
+ * main() are given, and the "TODO step 7" parts are yours: the two threads'
+ * work. README.md explains it; the tests named "step 7" check it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,6 +27,13 @@
  * and the "\n" given to an unterminated last line. */
 #define INPUT_SIZE (LINEBUF_SIZE + 1)
 
+/* Bytes from the server not printed yet: room for the longest line a lab04
+ * server sends, a relayed line (LINE_MAX_BYTES after "client-K> ", K an
+ * unsigned long: 20 digits at most), its "\r" and its "\n". linebuf.c holds
+ * a line that a client may send, without the prefix: too short here. */
+#define SERVER_LINE_MAX (sizeof "client-18446744073709551615> " - 1 + LINE_MAX_BYTES)
+#define RECEIVE_SIZE (SERVER_LINE_MAX + 2)
+
 /* What both threads share. */
 struct session {
     int server_fd;
@@ -33,7 +41,14 @@ struct session {
     int wake_pipe[2];            /* the receiver writes here when the server closed */
     pthread_mutex_t lock;        /* guards input_done */
     int input_done;              /* we sent "fin" or our end of input */
-    struct linebuf from_server;  /* the receiver thread's only */
+    /* The receiver thread's only: received[start..fill) is not printed yet,
+     * and received[start..scanned) holds no "\n" (never searched twice). */
+    char received[RECEIVE_SIZE];
+    size_t start, scanned, fill;
+    int line_cut;                /* the line being received is partly printed */
+    int bye;                     /* the last line printed was "bye" */
+    char escaped[UTF8_ESCAPED_SIZE(RECEIVE_SIZE)];   /* a line made safe to show */
+    char converted[UTF8_ESCAPED_SIZE(RECEIVE_SIZE)]; /* the same in Latin-1 */
     /* The main thread's only: input read but not sent yet (the start of a
      * line), and what take_until_fin() knows of the line being typed. */
     char input[INPUT_SIZE];
@@ -43,13 +58,13 @@ struct session {
     char utf8[2 * INPUT_SIZE];   /* input converted, with --latin1 */
 };
 
-/* Stops the program where a step is still to be written. Delete the call
- * once you have written the step. (The "(void)name;" lines next to each call
- * only keep the compiler quiet about names nothing uses yet: delete them too.)
- * Once every step is written, delete this function as well. exit() ends the
- * whole process, both threads with it; the mutex, never unlocked, makes the
- * other thread, if it reaches a TODO meanwhile, wait for that end instead of
- * calling exit() at the same time (exit() is not thread-safe). */
+/* Stops the program where a step is still to be written. Delete each call
+ * once you have written its part, with the "(void)name;" lines next to it
+ * (they only keep the compiler quiet about names nothing uses yet); once
+ * none is left, delete this function too. exit() ends the whole process,
+ * both threads with it; the mutex, never unlocked, makes the other thread,
+ * if it reaches a TODO meanwhile, wait for that end instead of calling
+ * exit() at the same time (exit() is not thread-safe). */
 static void todo(int step, const char *what)
 {
     static pthread_mutex_t first = PTHREAD_MUTEX_INITIALIZER;
@@ -59,47 +74,73 @@ static void todo(int step, const char *what)
     exit(3);
 }
 
+/* Prints len bytes from the server, then a "\n" if end_of_line. Control
+ * characters become \xNN judged on the bytes received (converted first, an
+ * invalid byte would be a mere '?'); only then does --latin1 convert them. */
+static void print_text(struct session *session, const char *text, size_t len, int end_of_line)
+{
+    /* TODO step 7: escape first (utf8_escape_controls() into
+     * session->escaped), then, with --latin1, convert the escaped text
+     * (utf8_to_latin1() into session->converted); write the result by its
+     * length (a line may hold a NUL byte), then the "\n" if asked. */
+    (void)session;
+    (void)text;
+    (void)len;
+    (void)end_of_line;
+    todo(7, "print text from the server, escaped, then converted (print_text)");
+}
+
+/* Prints every complete line in session->received, noting whether the last
+ * was "bye". A line longer than SERVER_LINE_MAX (a broken server) is shown
+ * all the same, in bounded memory: when the buffer is full with no "\n", all
+ * of it but the last byte (maybe a "\r" before "\n") is printed with no "\n",
+ * and the line goes on from there (a character cut there shows as \xNN). */
+static void print_received(struct session *session)
+{
+    char *data = session->received, *newline;
+    size_t len;
+
+    /* TODO step 7: each complete line of received[start..fill) is printed
+     * without its "\n" (nor a "\r" before it) and start moves past it;
+     * search for "\n" from scanned on only. bye tells whether the line
+     * just printed was exactly "bye" (a cut line is not). No "\n" left:
+     * the rest is still coming, unless the buffer is full: then print all
+     * but its last byte with no "\n", note line_cut, and go on from there. */
+    (void)data;
+    (void)newline;
+    (void)len;
+    (void)print_text;
+    todo(7, "print every complete line received (print_received)");
+}
+
 /* The receiver thread: prints each line from the server as soon as it is
- * complete, until the server closes. Then it says so (unless that close was
- * expected) and wakes the main thread. */
+ * complete, until the server closes or resets. Then it prints an unfinished
+ * last piece as a line too, says that the server closed (unless that close
+ * was expected) and wakes the main thread. */
 static void *receive_lines(void *arg)
 {
     struct session *session = arg;
-    char converted[LINEBUF_SIZE];
-    const char *line;
-    size_t len;
-    int result, bye = 0, expected;
-    ssize_t written;
+    size_t pending;
+    ssize_t got;
+    int expected;
 
-    /* TODO step 7 (README step 7): this thread only receives and prints.
-     *  - Loop while linebuf_read_line(&session->from_server, &line, &len)
-     *    gives a result > 0 (into result). It waits in recv() as long as it
-     *    takes, and nothing else waits with it: that is this thread's job.
-     *    Skip LINEBUF_TOO_LONG (no server of the course sends such lines).
-     *  - A line: with session->latin1, utf8_to_latin1() it into converted
-     *    (len becomes what it returns, line points to converted). Print it:
-     *    fwrite() the len bytes (a line may hold a NUL), then putchar('\n').
-     *    bye = whether it is exactly the 3 bytes "bye" (memcmp()): the last
-     *    line decides.
-     *  - The loop ends at end of file or on an error (a reset): the server
-     *    closed. That was expected after "bye", or after our own end of
-     *    input: expected = bye || session->input_done, input_done read under
-     *    session->lock (the main thread writes it). Otherwise print
-     *    "connection closed by server".
-     *  - Wake the main thread, which may be waiting in select() for standard
-     *    input: write() one byte to session->wake_pipe[1] (its result in
-     *    written, then (void)written). It sees the pipe readable and returns.
-     *  - return NULL.
-     * Nobody kills this thread and it kills nobody: each thread ends by
-     * itself, and the pipe carries the news (README, "the client"). */
+    /* TODO step 7: this thread only receives and prints. Print what is
+     * complete, move the start of an unfinished line to the front of
+     * session->received (start, scanned and fill follow), and recv() into
+     * the room left, again and again; it waits in recv() as long as it
+     * takes, and nobody waits with it. EINTR: again; end of file or an
+     * error (a reset): the server is gone. Then print an unfinished last
+     * piece as a line, say "connection closed by server" unless that close
+     * was expected (after "bye", or after our own end of input:
+     * input_done, which the main thread writes under session->lock), and
+     * wake the main thread, which may be waiting in select() for standard
+     * input: one byte into session->wake_pipe[1]. Nobody kills this thread
+     * and it kills nobody. */
     (void)session;
-    (void)converted;
-    (void)line;
-    (void)len;
-    (void)result;
-    (void)bye;
+    (void)pending;
+    (void)got;
     (void)expected;
-    (void)written;
+    (void)print_received;
     todo(7, "the receiver thread: print lines until the server closes, wake the main thread (receive_lines)");
     return NULL;
 }
@@ -112,18 +153,11 @@ static size_t take_until_fin(const char *bytes, size_t len, char line_start[4],
 {
     size_t i, n;
 
-    /* TODO step 7 (README step 7): as lab03's, with its state passed in.
-     * A read() of standard input may stop in the middle of a line, so the
-     * line being typed is followed across calls: line_start keeps its first
-     * bytes (4 at most), *line_len counts them all. For each byte i:
-     *  - Not '\n': if *line_len < 4, store it at line_start[*line_len]; add
-     *    1 to *line_len either way.
-     *  - '\n': the line is complete. Its length n is *line_len, one less if
-     *    line_start holds its last byte (n from 1 to 4) and that byte is
-     *    '\r'. Set *line_len back to 0. A line of 3 bytes that strncasecmp()
-     *    finds equal to "fin": set *fin and return i + 1, the bytes up to
-     *    and including this '\n'; what follows "fin" is never sent.
-     * No "fin" line: return len. */
+    /* TODO step 7: lab03's, with its state passed in. A "fin" line is
+     * "fin" in any letter case, with or without a "\r" before its "\n";
+     * what follows it is never sent. A read() may stop in the middle of a
+     * line: line_start keeps its first bytes (4 at most) and *line_len
+     * counts them all, from one call to the next. */
     (void)bytes;
     (void)len;
     (void)line_start;
@@ -184,33 +218,18 @@ static void send_input(struct session *session)
     fd_set read_set;
     ssize_t got;
 
-    /* TODO step 7 (README step 7): standard input to the server.
-     *  - Loop: FD_ZERO(&read_set), FD_SET() STDIN_FILENO and pipe_fd (each
-     *    time: select() changes the set), then select(max_fd + 1, &read_set,
-     *    NULL, NULL, NULL): no timeout. -1 with EINTR: again; any other -1:
-     *    print "select: <reason>" on stderr and return. select(), as lab03's
-     *    client, not poll(): macOS's poll() does not support terminals.
-     *  - The pipe has news (FD_ISSET(pipe_fd, &read_set)): the server closed
-     *    and the receiver has said so. Return at once, even while the user
-     *    types nothing: a thread stuck in read() (or fgets()) here would keep
-     *    the client alive after the server is gone.
-     *  - Otherwise ONE read() (not stdio: see lab03) into session->input +
-     *    session->input_len, of at most INPUT_SIZE - 1 - input_len bytes (the
-     *    last byte stays free: send_lines() may end the input with a "\n").
-     *    -1 with EINTR: again. 0 (end of input) or -1: leave the loop.
-     *  - input_len grows by take_until_fin(the bytes just read, got,
-     *    session->line_start, &session->line_len, &fin): what follows a
-     *    "fin" line is never sent.
-     *  - fin set: leave the loop. Otherwise sent = send_lines(session, 0):
-     *    the complete lines go, the line being typed waits for its "\n".
-     *    -1 (the server is gone: the receiver will say so): leave the loop.
-     *  - After the loop, unless a send failed (sent == 0): send_lines(session,
-     *    1) sends what is left, a last line without "\n" too. This thread may
-     *    wait in send(): it only sends, the other one goes on printing.
-     *  - Then: lock session->lock, input_done = 1, unlock (the receiver reads
-     *    it), then shutdown(session->server_fd, SHUT_WR): the server reads end
-     *    of file and closes after its last lines, which the receiver still
-     *    prints. main() then joins the receiver. */
+    /* TODO step 7: wait in select() (no timeout) for standard input or the
+     * pipe. News in the pipe: the server closed and the receiver has said
+     * so; return at once, even while nobody types. Input: one read() (not
+     * stdio, as in lab03) after what session->input holds already, leaving
+     * its last byte free for send_lines(); keep the bytes up to a "fin"
+     * line (take_until_fin()) and send the complete lines (send_lines(),
+     * given). The loop ends at the end of input, after "fin", or when a
+     * send fails (the server is gone: the receiver will say so). Then,
+     * unless a send failed, what is left goes as a last line; our side is
+     * done (input_done, under session->lock), and shutdown() of our writing
+     * half lets the server close after its last lines, which the receiver
+     * still prints. */
     (void)session;
     (void)pipe_fd;
     (void)max_fd;
@@ -261,7 +280,6 @@ int main(int argc, char *argv[])
         return 1;
     }
     pthread_mutex_init(&session.lock, NULL);
-    linebuf_init(&session.from_server, session.server_fd);
     error = pthread_create(&receiver, NULL, receive_lines, &session);
     if (error == 0) {
         send_input(&session);

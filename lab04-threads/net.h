@@ -81,10 +81,10 @@ int net_set_nonblocking(int fd, int on);
  * (EINTR). SIGPIPE must be ignored by the caller. */
 int send_all(int fd, const void *buf, size_t len);
 
-/* --- Added for lab04: lab03's self-pipe and spare descriptor, written once.
+/* --- Added for lab03: what a select() loop needs around it, written once.
  * A poll() or select() loop sleeps until a descriptor it watches is ready;
- * these give it a pipe to be woken through, and a way out when it runs out
- * of descriptors. */
+ * these give it a pipe to be woken through, a listener that never blocks,
+ * and a way out when it runs out of descriptors. */
 
 /* The byte the stop handler writes into the wake-up pipe. */
 #define NET_WAKE_STOP 's'
@@ -101,21 +101,51 @@ int send_all(int fd, const void *buf, size_t len);
  * nothing left open. */
 int net_stop_pipe(int pipe_fds[2]);
 
-/* Reads every byte the wake-up pipe holds (read_fd: its non-blocking read
- * end), so that poll() or select() sleeps again. Returns NET_WAKE_STOP if
- * it was among them, else the last byte read, or -1 if there was none. */
-int net_read_wake_pipe(int read_fd);
+/* The descriptors a server that waits in select() or poll() keeps around
+ * its loop. */
+struct net_loop {
+    int listen_fd;              /* the listening socket, non-blocking */
+    int wake_fds[2];            /* the stop pipe (net_stop_pipe()): watch wake_fds[0] */
+    int spare_fd;               /* kept for net_refuse_with_spare(), or -1 */
+};
+
+/* Opens what such a server needs before it prints "listening": the
+ * listening socket as net_listen() makes it, non-blocking (a connection
+ * that goes away between the wake-up and accept() then makes accept() fail
+ * with EAGAIN instead of waiting for the next one), the stop pipe with its
+ * handler for SIGINT and SIGTERM (net_stop_pipe()), and the spare
+ * descriptor (having none is no failure). Stores the port really used in
+ * *bound_port. Returns 0, or -1 with errno set, *failed_call naming the
+ * call that failed ("bind", "fcntl", "signals" for the stop pipe, ...) and
+ * nothing left open. */
+int net_loop_open(struct net_loop *loop, long port, int backlog, int *bound_port,
+                  const char **failed_call);
+
+/* Closes what net_loop_open() opened. */
+void net_loop_close(struct net_loop *loop);
+
+/* Refuses the new connection fd: sends it message (a short line: a new
+ * socket takes a few bytes at once, send() does not wait), then closes it. */
+void net_refuse(int fd, const char *message);
 
 /* Out of descriptors (accept() failed with EMFILE or ENFILE), the waiting
  * connection stays in the listener's queue: the listener stays readable,
  * and a loop that watches it wakes for it again and again. This closes
  * *spare_fd (a descriptor kept open for this moment, on /dev/null), accepts
- * the connection on the descriptor so freed and closes it at once (the
- * client sees the end), then opens the spare again. With *spare_fd at -1
- * it first tries to open the spare. Returns 0, or -1 when there is no spare
- * (*spare_fd is -1: another thread or process took the descriptor, or the
- * limit is below it): then stop watching the listener until one of your
- * own descriptors is closed, and call again when the listener is ready. */
-int net_refuse_without_descriptors(int listen_fd, int *spare_fd);
+ * the connection on the descriptor so freed and refuses it with message
+ * (net_refuse()), then opens the spare again. With *spare_fd at -1 it first
+ * tries to open the spare. Returns 0, or -1 when there is no spare
+ * (*spare_fd is -1: the limit is below it, or the system has no descriptor
+ * left): then stop watching the listener for a while, and call again when
+ * it is ready. */
+int net_refuse_with_spare(int listen_fd, int *spare_fd, const char *message);
+
+/* --- Added for lab04: the wake-up pipe carries more than the stop: other
+ * threads write their own bytes into wake_fds[1] to wake the loop. */
+
+/* Reads every byte the wake-up pipe holds (read_fd: its non-blocking read
+ * end), so that poll() or select() sleeps again. Returns NET_WAKE_STOP if
+ * it was among them, else the last byte read, or -1 if there was none. */
+int net_read_wake_pipe(int read_fd);
 
 #endif

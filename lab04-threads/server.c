@@ -1,21 +1,18 @@
-/* lab04 server: a chat relay with threads. Each client has a reader thread
- * (its lines, relayed to every other client) and a writer thread (its own
- * bounded queue, sent in one go), so a client that stops reading never
- * stalls the others: past the bound it is dropped. The table of clients is
- * shared, under a mutex. Signals reach the main thread only, by a self-pipe.
- * What labs 1 to 3 wrote (the command line, the listening socket for IPv6
- * and IPv4, accept, the signals and their self-pipe, the spare descriptor)
- * is in net.c. Left out on purpose: a thread pool or an event loop (see the
- * README).
+/* lab04 server: a chat relay, two threads per client. A client's reader
+ * thread reads its lines and appends them to the relay's shared log
+ * (relay.c); its writer thread sends the client what the log holds for it.
+ * The relay does the flow control: a sender waits while a receiver is far
+ * behind, and a receiver that does not catch up is dropped. The set-up of
+ * labs 1 to 3 is in net.c. Left out on purpose: a thread pool or an event
+ * loop (see the README).
  *
- * This is the skeleton: net.c and lab02's modules, the structs and the
- * table, reserve(), start_client(), the main thread's poll() loop and
- * main() are given, and each "TODO step N" is yours to write: steps 1 to 6
- * here, step 7 in client.c. README.md explains every step; the tests named
- * "step N" check it.
+ * This is the skeleton: net.c and lab02's modules, the structs, the main
+ * thread's poll() loop (accept_clients()), most of start_client() and
+ * main() are given, and each "TODO step N" is yours: steps 2, 3, 4 and 6
+ * here, steps 1 to 6 in relay.c, step 7 in client.c. README.md explains
+ * every step; the tests named "step N" check it.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -26,552 +23,361 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "linebuf.h"
 #include "net.h"
+#include "relay.h"
 #include "utf8.h"
 
 #define BACKLOG SOMAXCONN               /* many clients may connect at once */
-#define QUEUE_LIMIT (4 * 1024 * 1024)   /* a client's queue, at most (see queue_append) */
-#define THREAD_STACK (256 * 1024)       /* our threads need little stack */
-#define NAME_SIZE 32                    /* "client-K" */
+#define BATCH_SIZE (128 * 1024)         /* a reader appends its lines in batches of at most this */
+#define PREFIX_SIZE 32                  /* "client-K> " */
 #define ANSWER_SIZE 64                  /* "ERR invalid UTF-8 at byte I\n" */
+#define SEND_BATCHES 16                 /* batches per writev() (POSIX lets it refuse more) */
+#define THREAD_STACK (128 * 1024)       /* our threads need little stack */
 #define ACCEPT_RETRY_MS 1000            /* accepting paused: try again this often */
+#define SERVER_FULL "ERR server full\n"  /* to a connection we cannot serve */
 
 /* One connected client and its two threads. */
 struct client {
-    int fd;
-    char name[NAME_SIZE];
-    char address[NET_PEER_SIZE];        /* "IP:PORT" or "[IPv6]:PORT" */
+    struct relay_member member;         /* fd and number are there */
     pthread_t reader, writer;
-    struct client *next;                /* in the table, then in the finished list */
-    /* The outgoing queue, guarded by lock: the writer sends it. */
-    pthread_mutex_t lock;
-    pthread_cond_t wake;                /* something queued, or time to stop */
-    char *queue;
-    size_t queued, capacity;
-    int closing;                        /* the writer sends what is queued, then stops */
-    int dropped;                        /* the connection is dead: stop at once */
-    struct linebuf lines;               /* used by the reader thread only */
+    struct client *next;                /* in threads.finished */
+    /* The reader thread's own: */
+    struct linebuf lines;
+    size_t batch_len;
+    char batch[BATCH_SIZE];             /* lines read, not yet appended */
+    char escaped[UTF8_ESCAPED_SIZE(LINE_MAX_BYTES)]; /* a line as the log prints it */
 };
 
-/* Everything the threads share, guarded by lock (but wake_fd and quiet,
- * which never change once threads exist). */
+/* The main thread's view of the reader threads, guarded by lock. */
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t changed;             /* a reader thread finished */
-    struct client *clients;             /* connected, in the relay */
     struct client *finished;            /* threads done, to be joined */
     unsigned long running;              /* reader threads not finished yet */
-    unsigned long next_number;
-    int stopping;
-    int quiet;
-    int wake_fd;                        /* write end of the main thread's pipe */
-} table = {
+} threads = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .changed = PTHREAD_COND_INITIALIZER,
-    .wake_fd = -1,
 };
 
-/* The main thread's self-pipe (net_stop_pipe()): a stop signal writes
- * NET_WAKE_STOP into it, a finished reader 'r'; either wakes poll(). */
-static int wake_pipe[2] = { -1, -1 };
+/* Set before any thread starts, read-only afterwards. */
+static int quiet;
+/* The write end of the main thread's wake-up pipe (net_loop_open()): a stop
+ * signal writes NET_WAKE_STOP into it, a finished reader 'r', the relay 'd';
+ * each wakes poll(). */
+static int wake_fd = -1;
 
-/* Stops the program where a step is still to be written. Delete the call
- * once you have written the step. (The "(void)name;" lines next to each call
- * only keep the compiler quiet about names nothing uses yet: delete them too.)
- * Once every step is written, delete this function as well. exit() ends the
- * whole process, every thread with it; the mutex, never unlocked, makes a
- * second thread that reaches a TODO meanwhile wait for that end instead of
- * calling exit() at the same time (exit() is not thread-safe). */
-static void todo(int step, const char *what)
+/* Sends all of iov[0..count) (changing iov), as send_all() does for one
+ * buffer. Returns 0, or -1 with errno set. */
+static int send_all_iov(int fd, struct iovec *iov, int count)
 {
-    static pthread_mutex_t first = PTHREAD_MUTEX_INITIALIZER;
+    ssize_t sent;
 
-    pthread_mutex_lock(&first);
-    fprintf(stderr, "TODO step %d: %s (see README.md, step %d)\n", step, what, step);
-    exit(3);
+    /* TODO step 2: send_all() (net.c) for several buffers at once. writev()
+     * may send only part of them, and stop in the middle of one: move on
+     * past the entries sent whole, and start the one cut in two where it
+     * stopped, until nothing is left (count 0 included). Retry on EINTR
+     * only; any other error: -1, errno as writev() set it. */
+    (void)fd;
+    (void)iov;
+    (void)count;
+    (void)sent;
+    todo(2, "send several buffers with writev(), however they are cut (send_all_iov)");
+    return -1;
 }
 
-/* Grows the buffer *bytes (NULL at first) to hold at least needed bytes,
- * doubling its *capacity. Returns 0, or -1 if memory ran out (the buffer
- * is still there, as it was). */
-static int reserve(char **bytes, size_t *capacity, size_t needed)
-{
-    size_t bigger = *capacity == 0 ? 4096 : *capacity;
-    char *grown;
-
-    if (needed <= *capacity)
-        return 0;
-    while (bigger < needed)
-        bigger *= 2;
-    grown = realloc(*bytes, bigger);
-    if (grown == NULL)
-        return -1;
-    *bytes = grown;
-    *capacity = bigger;
-    return 0;
-}
-
-/* Appends len bytes to the client's queue and wakes its writer. A client
- * whose queue would pass QUEUE_LIMIT does not read: it is dropped
- * (shutdown() wakes its reader, which then leaves). The bound counts the
- * queue only: the batch its writer took out and is sending may be as big
- * again, so a client holds up to about 2 * QUEUE_LIMIT of unsent bytes.
- * Any thread may call. */
-static void queue_append(struct client *client, const char *bytes, size_t len)
-{
-    size_t needed;
-    int wake_writer;
-
-    /* TODO step 1 (README step 1): append to the queue under client->lock,
-     * the lock of this one queue: the reader threads of other clients call
-     * this function too, and the writer takes the queue away meanwhile.
-     *  - pthread_mutex_lock(&client->lock). A client already dropped or
-     *    closing takes nothing more: unlock and return.
-     *  - wake_writer = (queued == 0): the writer sleeps only on an empty
-     *    queue. If bytes are waiting, it is sending them and looks at the
-     *    queue again before it sleeps: no need to wake it.
-     *  - needed = queued + len. Past QUEUE_LIMIT, or if reserve() cannot
-     *    grow the queue (queue, capacity) to needed bytes (out of memory):
-     *    this client does not read what it is sent; drop it. dropped = 1,
-     *    and shutdown(client->fd, SHUT_RDWR) (man 2 shutdown): its reader,
-     *    blocked in recv(), gets end of file and leaves; a send() of its
-     *    writer fails. Not close(): the reader still owns the descriptor,
-     *    and closes it once (step 5). The writer must hear of it: set
-     *    wake_writer too.
-     *  - Otherwise memcpy() the len bytes to queue + queued; queued = needed.
-     *  - If wake_writer, pthread_cond_signal(&client->wake), then unlock.
-     *    Signal with the lock held: Helgrind reports a signal sent without
-     *    it as dubious (README, "condition variables").
-     * Never call anything here that takes table.lock: the callers may hold
-     * it already (lock order: table.lock, then a client's lock). */
-    (void)client;
-    (void)bytes;
-    (void)len;
-    (void)needed;
-    (void)wake_writer;
-    (void)reserve;
-    todo(1, "append to a client's queue, or drop it past QUEUE_LIMIT (queue_append)");
-}
-
-/* Sends bytes to every client in the table but one (except may be NULL).
- * The caller holds table.lock, so the table cannot change meanwhile and
- * every receiver gets the senders' batches in the same order. */
-static void send_to_others(const struct client *except, const char *bytes, size_t len)
-{
-    struct client *client;
-
-    /* TODO step 3 (README step 3): walk the list table.clients (client =
-     * client->next until NULL) and queue_append() the bytes to each client
-     * but except. No lock taken here: the caller holds table.lock, and
-     * queue_append() takes each receiver's own lock inside it. That is the
-     * lock order of the whole server: table.lock first, then a client's
-     * lock, never the other way round (README, "lock ordering"). */
-    (void)except;
-    (void)bytes;
-    (void)len;
-    (void)client;
-    (void)queue_append;
-    todo(3, "queue a message to every client but one (send_to_others)");
-}
-
-/* The writer thread: sends the whole queue in one go each time it wakes.
- * It swaps the queue with its own buffer, so senders append to an empty
- * queue while it sends without holding the lock. */
+/* The writer thread: the consumer. Takes what the log holds for its client,
+ * sends it without holding any lock, and tells the relay, until the relay
+ * says it is done. */
 static void *writer_main(void *arg)
 {
     struct client *client = arg;
-    char *sending = NULL, *swap;
-    size_t sending_capacity = 0, swap_capacity, len;
+    struct iovec iov[SEND_BATCHES];
+    size_t passed;
+    int count, failed;
 
-    /* TODO step 2 (README step 2): the writer's loop. It holds client->lock
-     * all the time but while it sends.
-     *  - pthread_mutex_lock(&client->lock), then loop for ever:
-     *  - Sleep while there is nothing to do: WHILE queued == 0 and neither
-     *    closing nor dropped, pthread_cond_wait(&client->wake,
-     *    &client->lock). It unlocks, sleeps, and locks again before it
-     *    returns. A while, not an if: a wait may end without a signal (a
-     *    spurious wake-up), so test again each time.
-     *  - If dropped (the connection is dead), or queued is still 0 (so the
-     *    client is closing and everything is sent): leave the loop.
-     *  - Swap the buffers, no copy: the queue (queue, capacity) becomes
-     *    yours to send (sending, sending_capacity), and the queue gets your
-     *    old buffer back, empty. swap and swap_capacity hold one side while
-     *    you move the other. len = queued, then queued = 0.
-     *  - Unlock, and send_all(client->fd, sending, len): the whole backlog
-     *    in ONE call, WITHOUT the lock. send() may wait as long as this
-     *    client does not read; the readers that append meanwhile must not
-     *    wait with it (they append to the other buffer).
-     *  - send_all() gives -1 (EPIPE, ECONNRESET: the client is gone): lock,
-     *    dropped = 1, shutdown(client->fd, SHUT_RDWR) (the reader, in
-     *    recv(), then leaves too), and leave the loop. Otherwise lock again
-     *    and loop.
-     *  - After the loop, the lock held: unlock, free(sending) (the other
-     *    buffer is the queue's, freed with the client), return NULL.
-     * The writer never closes the socket: the reader does, once it has
-     * joined the writer (step 5). */
+    /* TODO step 2: until relay_next() says this writer is done, send what
+     * it points at, then tell the relay how many batches were passed and
+     * whether the send failed (relay_passed()). The send holds no lock: it
+     * may wait as long as this client does not read, and nobody else must
+     * wait with it. The writer never closes the socket: its reader does. */
     (void)client;
-    (void)sending;
-    (void)swap;
-    (void)sending_capacity;
-    (void)swap_capacity;
-    (void)len;
-    todo(2, "the writer thread: wait, swap the queue, send it in one go (writer_main)");
+    (void)iov;
+    (void)passed;
+    (void)count;
+    (void)failed;
+    (void)send_all_iov;
+    todo(2, "the writer thread: take from the log, send, tell the relay (writer_main)");
     return NULL;
 }
 
-/* Adds the client to the table: its welcome first, then everyone else
- * hears that it joined. */
-static void join_table(struct client *client)
+/* Appends the lines gathered in the client's batch for the others, if any.
+ * Returns 0, or -1 when the session is over (see relay_send()). */
+static int flush_batch(struct client *client)
 {
-    char message[NAME_SIZE + 32];
-    int len;
-
-    /* TODO step 3 (README step 3): all of it under table.lock, in one go:
-     * while the lock is held, no other thread can relay a line, announce a
-     * join or a leave, or walk the table, so nobody hears of this client
-     * before its welcome is queued, and it hears of nobody before.
-     *  - pthread_mutex_lock(&table.lock). Put client at the head of the list
-     *    table.clients: client->next = table.clients; table.clients = client.
-     *  - If table.stopping: the main thread has already shut down every
-     *    socket of the table (step 6) and will not come back for this one.
-     *    shutdown(client->fd, SHUT_RDWR) yourself, so this client's reader
-     *    leaves at once; go on as usual.
-     *  - snprintf() "welcome client-K\n" (client->name) into message, len its
-     *    length, and queue_append() it to the client itself: its first line.
-     *  - snprintf() "* client-K joined\n" into message, and send_to_others()
-     *    it, client being the one left out.
-     *  - Unless table.quiet, print "client-K connected from IP:PORT" with
-     *    ONE printf() (client->address holds "IP:PORT", or "[IPv6]:PORT":
-     *    net_accept() wrote it).
-     *  - pthread_mutex_unlock(&table.lock). */
+    /* TODO step 4: the batch goes to relay_send() and is empty afterwards;
+     * an empty batch appends nothing. relay_send() may wait (flow control,
+     * step 5): meanwhile this thread reads nothing from its client. */
     (void)client;
-    (void)message;
-    (void)len;
-    (void)send_to_others;
-    todo(3, "add a client to the table: welcome, joined, connected (join_table)");
+    todo(4, "append the lines gathered for the others (flush_batch)");
+    return -1;
 }
 
-/* Removes the client from the table; everyone else hears that it left. */
-static void leave_table(struct client *client)
+/* Takes one valid line: prints it (control characters escaped) unless
+ * quiet, and adds "client-K> line\n" to the batch, appending the batch
+ * first if the line would not fit. Returns 0, or -1 when the session is
+ * over. */
+static int take_line(struct client *client, const char *line, size_t len)
 {
-    struct client **link;
-    char message[NAME_SIZE + 32];
-    int len;
+    unsigned long number = client->member.number;
 
-    /* TODO step 3 (README step 3): under table.lock, as join_table():
-     *  - Unlink client from table.clients. A pointer to a pointer avoids a
-     *    special case for the head of the list: link starts at
-     *    &table.clients and moves to &(*link)->next while *link != client;
-     *    then *link = client->next. (The client is in the list: join_table()
-     *    put it there.)
-     *  - Unless table.stopping (everyone is leaving then; nobody would read
-     *    it), snprintf() "* client-K left\n" into message and
-     *    send_to_others() it.
-     *  - Unless table.quiet, print "client-K disconnected".
-     *  - Unlock. */
-    (void)client;
-    (void)link;
-    (void)message;
+    /* TODO step 4: the log line "client-K> <line>" is printed with the
+     * line's control characters escaped (utf8_escape_controls() into
+     * client->escaped: another client's bytes must not move the cursor or
+     * forge a line on the server's screen), in one printf() (one call: no
+     * other thread's line gets into it), by length: a line may hold a NUL.
+     * The batch gets "client-K> <line>\n" with the line's bytes as they
+     * came (what is relayed is exactly what was received). A line that
+     * would not fit (its prefix takes up to PREFIX_SIZE) flushes the batch
+     * first; the longest line fits an empty batch. */
+    (void)number;
+    (void)line;
     (void)len;
-    (void)send_to_others;
-    todo(3, "remove a client from the table: left, disconnected (leave_table)");
+    todo(4, "log a line and add it to the batch (take_line)");
+    return -1;
 }
 
-/* Reads one chunk and relays its complete lines: all of them in one batch,
- * "client-K> <line>\n" each, one table lock, one append per receiver. A bad
- * line is answered to its sender alone. Returns 0 to go on, -1 when the
- * session ends (end of file, reset, shutdown, or "fin", answered "bye"). */
-static int relay_chunk(struct client *client, char **batch, size_t *capacity)
+/* The producer: reads one chunk and relays its complete lines. The relay's
+ * flow control applies batch by batch, so that a chunk of short lines
+ * cannot swell the log. A bad line is answered to its sender alone, after
+ * the lines before it. Returns 0 to go on, -1 when the session is over (end
+ * of file, reset, shutdown, "fin" answered "bye", dropped, stop). */
+static int relay_chunk(struct client *client)
 {
-    static const char bye[] = "bye\n";
     enum linebuf_result result;
     const char *line;
-    size_t len, chars, error_at, batch_len = 0, prefix_len = strlen(client->name) + 2;
+    size_t len, chars, error_at;
     char answer[ANSWER_SIZE];
-    int answer_len, fin = 0;
-    ssize_t received;
+    int answer_len;
 
-    /* TODO step 4 (README step 4): one read, then every complete line.
-     *  - received = linebuf_fill(&client->lines): ONE recv(), which waits for
-     *    this client only (this thread serves nobody else). 0 (end of file)
-     *    or -1 (a reset, or the shutdown() of a drop or of a stop): return
-     *    -1, the session is over.
-     *  - Then, while fin is not set and linebuf_next(&client->lines, &line,
-     *    &len) gives something other than LINEBUF_NONE (into result):
-     *    - LINEBUF_TOO_LONG: snprintf() "ERR line too long\n" into answer,
-     *      the length it returns into answer_len (no length counted by
-     *      hand), and queue_append() it to client, the sender, alone;
-     *    - a line that utf8_check() refuses: the same with "ERR invalid
-     *      UTF-8 at byte I\n" (I = error_at, %zu);
-     *    - "fin" in any letter case (len 3, strncasecmp()): set fin. What
-     *      follows it, even in the same chunk, is never relayed;
-     *    - any other line joins the batch: *batch holds batch_len bytes of
-     *      "client-K> <line>\n" lines. reserve() room for prefix_len + len + 1
-     *      more (-1: return -1), then memcpy() the name (prefix_len - 2
-     *      bytes), "> ", the len bytes of the line (not strlen(): a line may
-     *      hold a NUL byte) and put a '\n'.
-     *  - If batch_len > 0: pthread_mutex_lock(&table.lock) ONCE for the whole
-     *    batch; unless table.quiet, fwrite() the batch to stdout in ONE call
-     *    (one call, never mixed with another thread's lines: stdio locks the
-     *    stream for the length of a call); send_to_others() the batch; unlock.
-     *    One lock and one queue_append() per receiver for the whole chunk:
-     *    each sender's lines reach everyone whole, in order.
-     *  - If fin: queue_append() bye to the sender (sizeof bye - 1 bytes: the
-     *    array holds the string's NUL too), return -1 (its writer sends it
-     *    before the connection closes). Otherwise return 0. */
-    (void)client;
-    (void)batch;
-    (void)capacity;
+    /* TODO step 4: one linebuf_fill() (end of file or an error: the session
+     * is over), then every complete line it brought. A line too long,
+     * invalid UTF-8 (utf8_check()) or "fin" in any letter case is answered
+     * as in lab02 ("ERR ...", or "bye" that ends the session) to its sender
+     * alone, with relay_answer(), after the lines before it (flush the
+     * batch first): nothing of it is relayed. Any other line: take_line().
+     * At the end of the chunk, flush what the batch holds. Every -1 from
+     * the relay ends the session too.
+     * Replace the whole body: the lines below are the skeleton's, so that
+     * clients can join and leave (end of file, reset) before this step. */
+    if (linebuf_fill(&client->lines) <= 0)
+        return -1;
+    (void)result;
     (void)line;
     (void)len;
     (void)chars;
     (void)error_at;
-    (void)batch_len;
-    (void)prefix_len;
     (void)answer;
-    (void)result;
     (void)answer_len;
-    (void)fin;
-    (void)bye;
-    (void)received;
-    (void)reserve;
-    (void)queue_append;
-    (void)send_to_others;
-    todo(4, "read a chunk, relay its lines in one batch (relay_chunk)");
+    (void)take_line;
+    (void)flush_batch;
+    todo(4, "relay a chunk's lines, answer the others (relay_chunk)");
     return -1;
 }
 
-/* The reader thread: the client's whole life. Starts its writer, joins the
- * table, relays until the session ends, leaves, lets the writer send what
- * is left, then hands itself to the main thread to be joined and freed. */
+/* The reader thread: the client's life once joined. Relays until the
+ * session is over, leaves, lets the writer send what the client is owed,
+ * closes the connection and asks the main thread to join it. */
 static void *reader_main(void *arg)
 {
     struct client *client = arg;
-    char *batch = NULL;
-    size_t capacity = 0;
-    ssize_t written;
+    unsigned long number = client->member.number;
 
-    /* TODO step 5 (README step 5): the client's life, in this order.
-     *  - pthread_create(&client->writer, NULL, writer_main, client) (man 3
-     *    pthread_create). It returns 0 or an error number, not -1 and errno.
-     *    Not 0: print "pthread_create: no writer thread for client-K" on
-     *    stderr and skip the next four points, straight to free/close.
-     *  - join_table(client) (step 3): the welcome, the others hear of it.
-     *  - while (relay_chunk(client, &batch, &capacity) == 0) ; (step 4). The
-     *    batch buffer lives here: allocated once, reused chunk after chunk.
-     *  - leave_table(client) (step 3).
-     *  - Tell the writer to finish: lock client->lock, closing = 1,
-     *    pthread_cond_signal(&client->wake), unlock. It sends what is still
-     *    queued ("bye" among it), then returns. pthread_join(client->writer,
-     *    NULL) waits until it has.
-     *  - In every case: free(batch), then close(client->fd): only now, when
-     *    no thread of this client uses the descriptor any more, and before
-     *    the hand-over: a main thread out of descriptors waits for it.
-     *  - Hand yourself over to the main thread, under table.lock: push
-     *    client on the list table.finished (client->next is free: the table
-     *    no longer uses it), table.running--, and
-     *    pthread_cond_broadcast(&table.changed) (step 6 may wait for it).
-     *    Unlock, then write() one byte, 'r', to table.wake_fd (its result in
-     *    written, then (void)written): poll() wakes the main thread, which
-     *    joins this thread and frees the client (step 6). From the unlock
-     *    on, client may be freed at any moment: do not touch it.
-     *  - return NULL. */
-    (void)client;
-    (void)batch;
-    (void)capacity;
-    (void)written;
-    (void)writer_main;
-    (void)join_table;
-    (void)relay_chunk;
-    (void)leave_table;
-    todo(5, "the reader thread: writer, join, relay, leave, hand over (reader_main)");
+    while (relay_chunk(client) == 0)
+        ;
+    /* TODO step 3: the session is over. Print "client-K disconnected"
+     * (unless quiet) before the others can hear it, so that the log shows
+     * events in the order the clients see them. Leave the chat; if the
+     * relay had dropped the client for not catching up, say so on stderr:
+     * "client-K: dropped, still over N KiB behind after S s" (N and S from
+     * RELAY_LOW_WATER and RELAY_CATCH_UP_SECONDS). Wait for the writer to
+     * end (it sends what the client is owed, "bye" among it). Take the
+     * member out of the relay before you close the socket: from close() on
+     * its number may be given to a new client, and relay_stop() shuts down
+     * every socket still in the relay's list. Last, hand this thread to the
+     * main thread, which joins it: onto threads.finished, out of
+     * threads.running (wake whoever waits for that count), then one byte
+     * 'r' into the main thread's wake-up pipe (see it above; EAGAIN: the
+     * pipe holds a wake-up already).
+     * From the moment the main thread can see the record, it may free it:
+     * touch client no more. */
+    (void)number;
+    todo(3, "the client leaves: disconnected, leave, join the writer, close, hand over (reader_main)");
     return NULL;
 }
 
-/* Joins the threads that finished and frees their clients. Main thread.
- * Returns how many it freed. */
+/* Joins the reader threads that finished and frees their clients. Main
+ * thread. Returns how many. */
 static unsigned long reap_finished(void)
 {
     struct client *client, *next;
     unsigned long reaped = 0;
 
-    /* TODO step 6 (README step 6): join and free the finished clients.
-     *  - Take the whole list at once: lock table.lock, client =
-     *    table.finished, table.finished = NULL, unlock. Then work on the
-     *    list without the lock: every relay would wait meanwhile.
-     *  - For each client of the list (keep client->next in next before you
-     *    free it): pthread_join(client->reader, NULL) (it has finished, or
-     *    is about to: it was writing its byte to the pipe), then
-     *    pthread_mutex_destroy() its lock, pthread_cond_destroy() its wake,
-     *    free() its queue and the client itself. Count them in reaped.
-     *  - Return reaped: the main thread, when it ran out of descriptors,
-     *    accepts again once a client has left (accept_clients()).
-     * Every thread is joined once: a thread that ended but was never joined
-     * keeps its stack until the process ends.
-     * Replace the whole body: the lines below are the skeleton's, so that
-     * the given stop (no client yet) works before this step is written. */
-    pthread_mutex_lock(&table.lock);
-    client = table.finished;
-    pthread_mutex_unlock(&table.lock);
-    if (client == NULL)
-        return 0; /* (the skeleton's: a stop signal, nothing to join) */
+    /* TODO step 6: take the whole list threads.finished at once under the
+     * lock, then, without it, join each thread and free its record (the
+     * thread may still be using it until the join returns). Return how
+     * many: the main thread, out of descriptors, accepts again once a
+     * client has gone.
+     * Replace the whole body: the line below is the skeleton's, so that
+     * clients can come and go before step 6 (their records wait, unjoined,
+     * until the process ends). */
+    (void)client;
     (void)next;
-    (void)reaped;
-    todo(6, "join the finished threads and free their clients (reap_finished)");
-    return 0;
+    return reaped;
 }
 
-/* Creates a client for a new connection (its peer as net_accept() wrote
- * it) and starts its reader thread with SIGINT/SIGTERM blocked, so that
- * only the main thread receives them. Returns 0, or -1 (the caller closes
- * fd). */
+/* Numbers a new client, starts its writer, joins it to the chat, then
+ * starts its reader, both threads with SIGINT/SIGTERM blocked (only the
+ * main thread takes them). Only this thread numbers and joins clients, one
+ * after the other: join order is number order. The writer comes first: it
+ * waits for the welcome. Returns 0, or -1 (the caller closes fd). */
 static int start_client(int fd, const char *peer, const pthread_attr_t *attributes)
 {
-    /* malloc, not calloc: the reader's 64 KiB are touched only as used. */
+    static unsigned long last_number;
+    /* malloc, not calloc: its buffers are touched only as used. */
     struct client *client = malloc(sizeof *client);
     sigset_t stop_signals, old_mask;
     int error, yes = 1;
 
     if (client == NULL)
         return -1;
-    /* Our writer sends whole batches: no need for Nagle's algorithm to
-     * gather small writes, and a chat line must not wait 40 ms for an ACK. */
+    /* The writer sends whole batches: a chat line must not wait for an ACK. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-    client->fd = fd;
-    client->next = NULL;
-    client->queue = NULL;
-    client->queued = client->capacity = 0;
-    client->closing = client->dropped = 0;
-    pthread_mutex_init(&client->lock, NULL);
-    pthread_cond_init(&client->wake, NULL);
+    /* TODO step 3: the client's number, 1 for the first, and its member
+     * prepared for fd (relay_member_init()). Only this thread numbers and
+     * joins clients, and it joins each (below) before it accepts the next:
+     * so join order is number order, and the number needs no lock. */
+    (void)last_number;
+    todo(3, "number the new client (start_client)");
     linebuf_init(&client->lines, fd);
-    snprintf(client->address, sizeof client->address, "%s", peer);
-    pthread_mutex_lock(&table.lock);
-    snprintf(client->name, sizeof client->name, "client-%lu", ++table.next_number);
-    table.running++;
-    pthread_mutex_unlock(&table.lock);
-
+    client->batch_len = 0;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
-    error = pthread_create(&client->reader, attributes, reader_main, client);
-    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-    if (error != 0) {
-        fprintf(stderr, "pthread_create: %s\n", strerror(error));
-        pthread_mutex_lock(&table.lock);
-        table.running--;
-        pthread_mutex_unlock(&table.lock);
-        pthread_mutex_destroy(&client->lock);
-        pthread_cond_destroy(&client->wake);
-        free(client);
-        return -1;
+    error = pthread_create(&client->writer, attributes, writer_main, client);
+    if (error == 0) {
+        /* TODO step 3: print "client-K connected from PEER" (unless quiet)
+         * before the others can hear of it, as "disconnected"; then join
+         * the client to the chat. */
+        (void)peer;
+        todo(3, "print and join the new client (start_client)");
+        pthread_mutex_lock(&threads.lock);
+        threads.running++;
+        pthread_mutex_unlock(&threads.lock);
+        error = pthread_create(&client->reader, attributes, reader_main, client);
+        if (error != 0) { /* as if it had left at once */
+            relay_leave(&client->member);
+            pthread_join(client->writer, NULL);
+            pthread_mutex_lock(&threads.lock);
+            threads.running--;
+            pthread_mutex_unlock(&threads.lock);
+        }
     }
-    return 0;
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    if (error == 0)
+        return 0;
+    fprintf(stderr, "pthread_create: %s\n", strerror(error));
+    relay_remove(&client->member);
+    free(client);
+    return -1;
 }
 
-/* The main thread's loop: accept clients until a stop signal. poll()
- * watches the pipe (signals, finished readers) and the listening socket.
- * poll() rather than lab03's select(): for two descriptors it reads simpler,
- * and ThreadSanitizer delivers signals during poll() but not select().
- * Out of descriptors with no spare to refuse with, it stops watching the
- * listener (poll() skips a negative descriptor) until a client has left or
+/* The main thread's loop: accept clients until a stop signal, and keep the
+ * relay's deadlines. poll() watches the pipe (signals, finished readers,
+ * receivers falling behind) and the listening socket. poll() rather than
+ * lab03's select(): for two descriptors it reads simpler, and
+ * ThreadSanitizer delivers signals during poll() but not select(). Out of
+ * descriptors with no spare to refuse with, it stops watching the listener
+ * (poll() skips a negative descriptor) until a client has left or
  * ACCEPT_RETRY_MS have passed: the waiting connection would wake it again
- * and again. */
-static void accept_clients(int listen_fd)
+ * and again. Returns 0 on a stop signal, -1 if poll() failed. */
+static int accept_clients(struct net_loop *loop)
 {
     pthread_attr_t attributes;
-    struct pollfd watched[2];
+    struct pollfd watched[2] = { { .fd = loop->wake_fds[0], .events = POLLIN }, { .events = POLLIN } };
     char peer[NET_PEER_SIZE];
-    int fd, ready, paused = 0;
-    int spare_fd = open("/dev/null", O_RDONLY); /* see net_refuse_without_descriptors() */
+    int fd, ready, timeout, paused = 0, status = 1; /* 1: go on, 0: stop signal, -1: poll() failed */
 
     pthread_attr_init(&attributes);
     pthread_attr_setstacksize(&attributes, THREAD_STACK);
-    watched[0].fd = wake_pipe[0];
-    watched[0].events = POLLIN;
-    watched[1].events = POLLIN;
-    for (;;) {
-        watched[1].fd = paused ? -1 : listen_fd;
-        /* No timeout: nothing to do until someone connects or a signal
-         * comes. But paused, a connection waits that poll() no longer
-         * reports: descriptors may be free without any client leaving. */
-        ready = poll(watched, 2, paused ? ACCEPT_RETRY_MS : -1);
-        if (ready == -1) {
-            if (errno == EINTR)
-                continue;
+    while (status == 1) {
+        watched[1].fd = paused ? -1 : loop->listen_fd;
+        /* No timeout unless a receiver is behind (its deadline) or we are
+         * paused: a connection waits that poll() no longer reports, and
+         * descriptors may be free without any client leaving. */
+        timeout = relay_expire();
+        if (paused && (timeout == -1 || timeout > ACCEPT_RETRY_MS))
+            timeout = ACCEPT_RETRY_MS;
+        ready = poll(watched, 2, timeout);
+        if (ready == -1 && errno != EINTR) {
             fprintf(stderr, "poll: %s\n", strerror(errno));
-            break;
+            status = -1;
         }
         if (ready == 0)
-            paused = 0; /* time to try again: if still short, accept() pauses us again */
+            paused = 0; /* try again: if still short, accept() pauses us again */
+        if (ready <= 0)
+            continue;
         if (watched[0].revents & POLLIN) {
-            if (net_read_wake_pipe(wake_pipe[0]) == NET_WAKE_STOP)
-                break;
-            if (reap_finished() > 0)
+            if (net_read_wake_pipe(loop->wake_fds[0]) == NET_WAKE_STOP)
+                status = 0;
+            else if (reap_finished() > 0)
                 paused = 0; /* a reader closed its socket: a descriptor is free */
         }
-        if (!(watched[1].revents & POLLIN))
+        if (status != 1 || !(watched[1].revents & POLLIN))
             continue;
-        /* The listener is non-blocking, the new socket is not: net_accept()
-         * clears the O_NONBLOCK that BSD and macOS pass on, for our threads
-         * wait in recv() and send(). */
-        fd = net_accept(listen_fd, peer);
+        /* net_accept() clears the O_NONBLOCK that BSD and macOS pass on
+         * from the listener: our threads wait in recv() and send(). */
+        fd = net_accept(loop->listen_fd, peer);
         if (fd != -1) {
             if (start_client(fd, peer, &attributes) == -1)
-                close(fd);
+                net_refuse(fd, SERVER_FULL);
         } else if (errno == EMFILE || errno == ENFILE) {
-            paused = net_refuse_without_descriptors(listen_fd, &spare_fd) == -1;
+            paused = net_refuse_with_spare(loop->listen_fd, &loop->spare_fd, SERVER_FULL) == -1;
         } else if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN && errno != EWOULDBLOCK) {
             fprintf(stderr, "accept: %s\n", strerror(errno));
         }
     }
     pthread_attr_destroy(&attributes);
-    if (spare_fd != -1)
-        close(spare_fd);
+    return status;
 }
 
-/* Wakes every reader (shutdown() makes a blocked recv() return; close()
- * alone would not), waits until all have finished, and joins them. */
+/* Wakes every thread (relay_stop()), waits until every reader has finished
+ * (each joins its writer first), and joins them. */
 static void stop_all_clients(void)
 {
-    struct client *client;
-
-    /* TODO step 6 (README step 6): stop every client, then join them all.
-     *  - Under table.lock: table.stopping = 1 (a client that joins the table
-     *    from now on shuts itself down: step 3), and shutdown(fd,
-     *    SHUT_RDWR) the socket of every client in table.clients. A reader
-     *    blocked in recv() wakes with end of file, a writer blocked in send()
-     *    fails, the client sees its end. Not close(): a recv() already
-     *    blocked on the descriptor stays blocked, and the number could be
-     *    reused. Not pthread_cancel(): a thread cancelled in the middle of
-     *    its work may hold a lock forever.
-     *  - Still under the lock, wait until no reader runs: while
-     *    table.running > 0, pthread_cond_wait(&table.changed, &table.lock).
-     *    (A reader still starting is counted in running; it is not in the
-     *    table yet, and finds stopping set when it joins.) Unlock.
-     *  - reap_finished(): join them all and free them.
+    /* TODO step 6: wake every thread (relay_stop()), wait on
+     * threads.changed until no reader runs (each reader joins its writer
+     * before it counts itself out), then join them all. Never wait for the
+     * readers with the relay's lock held, nor take it while holding
+     * threads.lock: the readers need it to finish.
      * Replace the whole body: the lines below are the skeleton's, so that
-     * the given stop (no client yet) works before this step is written. */
-    pthread_mutex_lock(&table.lock);
-    if (table.running == 0) {
-        /* (the skeleton's: no reader runs, nothing to stop) */
-        pthread_mutex_unlock(&table.lock);
-        return;
-    }
-    pthread_mutex_unlock(&table.lock);
-    (void)client;
-    todo(6, "wake every reader with shutdown(), wait for them, join them (stop_all_clients)");
+     * the stop works before step 6 while no reader runs. */
+    pthread_mutex_lock(&threads.lock);
+    if (threads.running > 0)
+        todo(6, "wake every thread, wait for the readers, join them (stop_all_clients)");
+    pthread_mutex_unlock(&threads.lock);
 }
 
 int main(int argc, char *argv[])
 {
     struct net_server_args args;
+    struct net_loop loop;
     const char *failed_call;
-    int listen_fd, port;
+    int port, status;
 
     switch (net_server_args(argc, argv, &args)) {
     case NET_ARGS_HELP:
@@ -583,38 +389,20 @@ int main(int argc, char *argv[])
     case NET_ARGS_OK:
         break;
     }
-    table.quiet = args.quiet;
-
+    quiet = args.quiet;
     /* Tests read our output through a pipe: send each line at once. */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    /* Before "listening": a signal from then on must find the handler. */
-    if (net_stop_pipe(wake_pipe) == -1) {
-        fprintf(stderr, "signals: %s\n", strerror(errno));
-        return 1;
-    }
-    table.wake_fd = wake_pipe[1];
-    listen_fd = net_listen(args.port, BACKLOG, &port, &failed_call);
-    if (listen_fd == -1) {
+    if (net_loop_open(&loop, args.port, BACKLOG, &port, &failed_call) == -1) {
         fprintf(stderr, "%s: %s\n", failed_call, strerror(errno));
-    } else if (net_set_nonblocking(listen_fd, 1) == -1) {
-        /* Non-blocking: a client that resets between poll() and accept()
-         * must not leave the main thread waiting in accept(). */
-        fprintf(stderr, "fcntl: %s\n", strerror(errno));
-        close(listen_fd);
-        listen_fd = -1;
-    }
-    if (listen_fd == -1) {
-        close(wake_pipe[0]);
-        close(wake_pipe[1]);
         return 1;
     }
+    wake_fd = loop.wake_fds[1];
+    relay_init(wake_fd);
     printf("listening on port %d\n", port);
 
-    accept_clients(listen_fd);
-    close(listen_fd);
+    status = accept_clients(&loop) == 0 ? 0 : 1;
     stop_all_clients();
-    close(wake_pipe[0]);
-    close(wake_pipe[1]);
+    net_loop_close(&loop);
     puts("server stopped");
-    return 0;
+    return status;
 }

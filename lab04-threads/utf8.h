@@ -1,4 +1,5 @@
-/* utf8.h - strict UTF-8 checking and Latin-1 conversion (see utf8.c). */
+/* utf8.h - strict UTF-8 checking, Latin-1 conversion, and control
+ * characters made visible (see utf8.c). */
 #ifndef UTF8_H
 #define UTF8_H
 
@@ -23,5 +24,19 @@ size_t utf8_from_latin1(const char *in, size_t len, char *out);
  * per maximal invalid subpart, after which conversion goes on.
  * Returns the Latin-1 length. Nothing is NUL-terminated. */
 size_t utf8_to_latin1(const char *in, size_t len, char *out);
+
+/* Longest result of utf8_escape_controls() for len bytes: each byte may
+ * become the four characters \xNN. */
+#define UTF8_ESCAPED_SIZE(len) (4 * (len))
+
+/* Copies len bytes of a line from someone else into out, which must hold
+ * UTF8_ESCAPED_SIZE(len) bytes, so that printing it cannot move the cursor,
+ * clear the screen or forge a line: each control character becomes \xNN
+ * (two uppercase hex digits): bytes 00..1F except TAB, 7F, the characters
+ * U+0080..U+009F (as their two bytes: C2 9B gives \xC2\x9B), and every
+ * byte of an ill-formed sequence (as utf8_check() sees it). Everything else,
+ * a backslash included, is copied as it is. Returns the length written;
+ * out holds no NUL byte and is not NUL-terminated. */
+size_t utf8_escape_controls(const char *in, size_t len, char *out);
 
 #endif

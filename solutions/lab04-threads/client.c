@@ -1,8 +1,9 @@
 /* lab04 client: two threads. The main thread sends what standard input
  * gives, line by line; the receiver thread prints what the server sends as
- * soon as it arrives. They stop together, whichever ends first, without
- * killing or cancelling anyone: the receiver wakes the main thread through
- * a pipe. --latin1 as in lab02; the command line and connect() are net.c's.
+ * soon as it arrives, control characters shown as \xNN. They stop together,
+ * whichever ends first, without killing or cancelling anyone: the receiver
+ * wakes the main thread through a pipe. --latin1 as in lab02; the command
+ * line and connect() are net.c's. No prompt: others' lines would cut into it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +23,13 @@
  * and the "\n" given to an unterminated last line. */
 #define INPUT_SIZE (LINEBUF_SIZE + 1)
 
+/* Bytes from the server not printed yet: room for the longest line a lab04
+ * server sends, a relayed line (LINE_MAX_BYTES after "client-K> ", K an
+ * unsigned long: 20 digits at most), its "\r" and its "\n". linebuf.c holds
+ * a line that a client may send, without the prefix: too short here. */
+#define SERVER_LINE_MAX (sizeof "client-18446744073709551615> " - 1 + LINE_MAX_BYTES)
+#define RECEIVE_SIZE (SERVER_LINE_MAX + 2)
+
 /* What both threads share. */
 struct session {
     int server_fd;
@@ -29,7 +37,14 @@ struct session {
     int wake_pipe[2];            /* the receiver writes here when the server closed */
     pthread_mutex_t lock;        /* guards input_done */
     int input_done;              /* we sent "fin" or our end of input */
-    struct linebuf from_server;  /* the receiver thread's only */
+    /* The receiver thread's only: received[start..fill) is not printed yet,
+     * and received[start..scanned) holds no "\n" (never searched twice). */
+    char received[RECEIVE_SIZE];
+    size_t start, scanned, fill;
+    int line_cut;                /* the line being received is partly printed */
+    int bye;                     /* the last line printed was "bye" */
+    char escaped[UTF8_ESCAPED_SIZE(RECEIVE_SIZE)];   /* a line made safe to show */
+    char converted[UTF8_ESCAPED_SIZE(RECEIVE_SIZE)]; /* the same in Latin-1 */
     /* The main thread's only: input read but not sent yet (the start of a
      * line), and what take_until_fin() knows of the line being typed. */
     char input[INPUT_SIZE];
@@ -39,36 +54,86 @@ struct session {
     char utf8[2 * INPUT_SIZE];   /* input converted, with --latin1 */
 };
 
+/* Prints len bytes from the server, then a "\n" if end_of_line. Control
+ * characters become \xNN judged on the bytes received (converted first, an
+ * invalid byte would be a mere '?'); only then does --latin1 convert them. */
+static void print_text(struct session *session, const char *text, size_t len, int end_of_line)
+{
+    len = utf8_escape_controls(text, len, session->escaped);
+    if (session->latin1)
+        len = utf8_to_latin1(session->escaped, len, session->converted);
+    fwrite(session->latin1 ? session->converted : session->escaped, 1, len, stdout);
+    if (end_of_line)
+        putchar('\n');
+}
+
+/* Prints every complete line in session->received, noting whether the last
+ * was "bye". A line longer than SERVER_LINE_MAX (a broken server) is shown
+ * all the same, in bounded memory: when the buffer is full with no "\n", all
+ * of it but the last byte (maybe a "\r" before "\n") is printed with no "\n",
+ * and the line goes on from there (a character cut there shows as \xNN). */
+static void print_received(struct session *session)
+{
+    char *data = session->received, *newline;
+    size_t len;
+
+    while (session->start < session->fill) {
+        newline = memchr(data + session->scanned, '\n', session->fill - session->scanned);
+        len = session->fill - session->start;
+        if (newline == NULL) {
+            session->scanned = session->fill;
+            if (len < RECEIVE_SIZE)
+                return; /* the rest of the line is still coming */
+            print_text(session, data + session->start, len - 1, 0);
+            session->start += len - 1;
+            session->line_cut = 1;
+            continue;
+        }
+        len = (size_t)(newline - (data + session->start));
+        if (len > 0 && newline[-1] == '\r')
+            len--;
+        print_text(session, data + session->start, len, 1);
+        session->bye = !session->line_cut && len == 3 && memcmp(data + session->start, "bye", 3) == 0;
+        session->line_cut = 0;
+        session->start = session->scanned = (size_t)(newline - data) + 1;
+    }
+}
+
 /* The receiver thread: prints each line from the server as soon as it is
- * complete, until the server closes. Then it says so (unless that close was
- * expected) and wakes the main thread. */
+ * complete, until the server closes or resets. Then it prints an unfinished
+ * last piece as a line too, says that the server closed (unless that close
+ * was expected) and wakes the main thread. */
 static void *receive_lines(void *arg)
 {
     struct session *session = arg;
-    char converted[LINEBUF_SIZE];
-    const char *line;
-    size_t len;
-    int result, bye = 0, expected;
-    ssize_t written;
+    size_t pending;
+    ssize_t got;
+    int expected;
 
-    while ((result = linebuf_read_line(&session->from_server, &line, &len)) > 0) {
-        if (result != LINEBUF_LINE)
-            continue; /* no server of the course sends lines that long */
-        if (session->latin1) {
-            len = utf8_to_latin1(line, len, converted);
-            line = converted;
-        }
-        fwrite(line, 1, len, stdout);
-        putchar('\n');
-        bye = len == 3 && memcmp(line, "bye", 3) == 0;
+    for (;;) {
+        print_received(session);
+        /* The start of a line to the front, to make room for its end. */
+        pending = session->fill - session->start;
+        memmove(session->received, session->received + session->start, pending);
+        session->scanned -= session->start;
+        session->start = 0;
+        session->fill = pending;
+        got = recv(session->server_fd, session->received + pending, RECEIVE_SIZE - pending, 0);
+        if (got == -1 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break; /* end of file, or an error such as a reset: the server is gone */
+        session->fill += (size_t)got;
     }
+    if (session->fill > 0 || session->line_cut)
+        print_text(session, session->received, session->fill, 1);
     pthread_mutex_lock(&session->lock);
-    expected = bye || session->input_done;
+    expected = session->bye || session->input_done;
     pthread_mutex_unlock(&session->lock);
     if (!expected)
         puts("connection closed by server");
-    written = write(session->wake_pipe[1], "x", 1);
-    (void)written;
+    if (write(session->wake_pipe[1], "x", 1) == -1)
+        perror("write"); /* cannot happen: one byte into an empty pipe */
     return NULL;
 }
 
@@ -218,7 +283,6 @@ int main(int argc, char *argv[])
         return 1;
     }
     pthread_mutex_init(&session.lock, NULL);
-    linebuf_init(&session.from_server, session.server_fd);
     error = pthread_create(&receiver, NULL, receive_lines, &session);
     if (error == 0) {
         send_input(&session);

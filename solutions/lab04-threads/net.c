@@ -302,7 +302,7 @@ int send_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-/* --- Added for lab04: lab03's self-pipe and spare descriptor. --- */
+/* --- Added for lab03: what a select() loop needs around it. --- */
 
 /* The write end of the stop pipe, for the handler (-1 until it exists). */
 static volatile sig_atomic_t stop_pipe_write_fd = -1;
@@ -339,6 +339,55 @@ int net_stop_pipe(int pipe_fds[2])
     return -1;
 }
 
+int net_loop_open(struct net_loop *loop, long port, int backlog, int *bound_port,
+                  const char **failed_call)
+{
+    loop->listen_fd = net_listen(port, backlog, bound_port, failed_call);
+    if (loop->listen_fd == -1)
+        return -1;
+    *failed_call = "fcntl";
+    if (net_set_nonblocking(loop->listen_fd, 1) == -1)
+        return close_failed(loop->listen_fd);
+    *failed_call = "signals";
+    if (net_stop_pipe(loop->wake_fds) == -1)
+        return close_failed(loop->listen_fd);
+    loop->spare_fd = open("/dev/null", O_RDONLY); /* -1: net_refuse_with_spare() tries again */
+    return 0;
+}
+
+void net_loop_close(struct net_loop *loop)
+{
+    close(loop->listen_fd);
+    close(loop->wake_fds[0]);
+    close(loop->wake_fds[1]);
+    if (loop->spare_fd != -1)
+        close(loop->spare_fd);
+}
+
+void net_refuse(int fd, const char *message)
+{
+    send_all(fd, message, strlen(message));
+    close(fd);
+}
+
+int net_refuse_with_spare(int listen_fd, int *spare_fd, const char *message)
+{
+    int fd;
+
+    if (*spare_fd == -1)
+        *spare_fd = open("/dev/null", O_RDONLY);
+    if (*spare_fd == -1)
+        return -1;
+    close(*spare_fd);
+    fd = accept(listen_fd, NULL, NULL);
+    if (fd != -1)
+        net_refuse(fd, message);
+    *spare_fd = open("/dev/null", O_RDONLY);
+    return *spare_fd == -1 ? -1 : 0;
+}
+
+/* --- Added for lab04: the wake-up pipe carries more than the stop. --- */
+
 int net_read_wake_pipe(int read_fd)
 {
     char bytes[64];
@@ -350,20 +399,4 @@ int net_read_wake_pipe(int read_fd)
             if (result != NET_WAKE_STOP)
                 result = (unsigned char)bytes[i];
     return result;
-}
-
-int net_refuse_without_descriptors(int listen_fd, int *spare_fd)
-{
-    int fd;
-
-    if (*spare_fd == -1)
-        *spare_fd = open("/dev/null", O_RDONLY);
-    if (*spare_fd == -1)
-        return -1;
-    close(*spare_fd);
-    fd = accept(listen_fd, NULL, NULL);
-    if (fd != -1)
-        close(fd);
-    *spare_fd = open("/dev/null", O_RDONLY);
-    return *spare_fd == -1 ? -1 : 0;
 }

@@ -1,8 +1,10 @@
 /* utf8.c - strict UTF-8 checking and Latin-1 conversion, by hand.
  * Shows how a character's bytes are laid out and which sequences a strict
  * decoder refuses (RFC 3629, Unicode Table 3-7), counting in size_t, never
- * with strlen (a NUL byte is a character). Leaves out other encodings (no
- * iconv), normalisation, and how many columns a character takes on screen.
+ * with strlen (a NUL byte is a character), and how to show other people's
+ * bytes on a terminal without letting them drive it (control characters).
+ * Leaves out other encodings (no iconv), normalisation, and how many columns
+ * a character takes on screen.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -138,6 +140,46 @@ size_t utf8_to_latin1(const char *in, size_t len, char *out)
             out[out_len++] = (char)code_point;
         else
             out[out_len++] = '?';   /* beyond Latin-1, or one ill-formed piece */
+        pos += used;
+    }
+    return out_len;
+}
+
+/* Appends the byte as \xNN to out at *out_len. */
+static void escape_byte(unsigned char byte, char *out, size_t *out_len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    out[(*out_len)++] = '\\';
+    out[(*out_len)++] = 'x';
+    out[(*out_len)++] = hex[byte >> 4];
+    out[(*out_len)++] = hex[byte & 0x0F];
+}
+
+/* Returns 1 for a control character: C0 (TAB aside), DEL, or C1
+ * (U+0080..U+009F, which some terminals obey too: U+009B means ESC [). */
+static int is_control(uint32_t code_point)
+{
+    return (code_point < 0x20 && code_point != '\t') || (code_point >= 0x7F && code_point <= 0x9F);
+}
+
+/* Copies in to out with control characters and ill-formed bytes as \xNN;
+ * out holds UTF8_ESCAPED_SIZE(len) bytes. Returns its length. */
+size_t utf8_escape_controls(const char *in, size_t len, char *out)
+{
+    const unsigned char *bytes = (const unsigned char *)in;
+    size_t pos = 0, out_len = 0, used, i;
+    uint32_t code_point = 0;
+    int shown;
+
+    while (pos < len) {
+        shown = decode_char(bytes + pos, len - pos, &used, &code_point) && !is_control(code_point);
+        for (i = 0; i < used; i++) {
+            if (shown)
+                out[out_len++] = (char)bytes[pos + i];
+            else
+                escape_byte(bytes[pos + i], out, &out_len);
+        }
         pos += used;
     }
     return out_len;

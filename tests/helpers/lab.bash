@@ -12,8 +12,16 @@
 #              not clients or peers; plain mode only (ASan and Valgrind have
 #              their own preloads). tests/run sets it to
 #              tests/helpers/nonblock_accept.so: BSD's accept() on Linux.
+#   LAB_BRIEF=1 a failed test does not print its logs (tests/run's run of
+#              the skeletons, where only the count matters: fail fast)
 
-REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# (Without a process where the path allows: this file is loaded per test.)
+REPO_DIR=${BASH_SOURCE[0]%/*}
+if [[ $REPO_DIR == /*/tests/helpers && $REPO_DIR != */../* && $REPO_DIR != */./* ]]; then
+    REPO_DIR=${REPO_DIR%/tests/helpers}
+else
+    REPO_DIR=$(cd "$REPO_DIR/../.." && pwd)
+fi
 PEER="$REPO_DIR/tests/helpers/peer"
 POLL_INTERVAL=0.02 # seconds between two looks at a log or a process
 
@@ -27,14 +35,70 @@ lab_setup_file() {
         sed 's/^/#   /' "$BATS_FILE_TMPDIR/build.log" >&3
     fi
     make -s -C "$REPO_DIR/tests/helpers" >/dev/null
+    mkfifo "$BATS_FILE_TMPDIR/sleep.fifo" # see lab_sleep
+    # The libraries' parts, found once for every test of the file (bats
+    # runs each command of a test under a DEBUG trap: a loop costs).
+    LIBRARY_PARTS=()
+    library_parts bats-support && library_parts bats-assert &&
+        printf '%s\n' "${LIBRARY_PARTS[@]}" >"$BATS_FILE_TMPDIR/library-parts"
+}
+
+# library_parts NAME: adds to LIBRARY_PARTS the files that the load.bash of
+# the Bats library NAME (in BATS_LIB_PATH) sources. Their load.bash source
+# each part through "$(dirname ...)": a process each, and starting one
+# takes 30 to 50 ms on a small virtual machine, half a second a test in
+# all; the parts are sourced directly instead (see lab_setup). Returns 1,
+# adding nothing, unless load.bash does nothing else.
+library_parts() {
+    local name=$1 dir libdir="" line parts=() path_dirs=()
+    local pattern='^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)/(src/[A-Za-z0-9_.-]+\.bash)"$'
+    IFS=: read -ra path_dirs <<<"${BATS_LIB_PATH:-/usr/lib/bats}"
+    for dir in "${path_dirs[@]}"; do
+        if [[ -n $dir && -f $dir/$name/load.bash ]]; then
+            libdir=$dir/$name
+            break
+        fi
+    done
+    [[ -n $libdir ]] || return 1
+    while IFS= read -r line || [[ -n $line ]]; do
+        [[ $line =~ ^[[:space:]]*(#.*)?$ ]] && continue
+        [[ $line =~ $pattern && -f $libdir/${BASH_REMATCH[1]} ]] || return 1
+        parts+=("$libdir/${BASH_REMATCH[1]}")
+    done <"$libdir/load.bash"
+    ((${#parts[@]} > 0)) || return 1
+    LIBRARY_PARTS+=("${parts[@]}")
+}
+
+# lab_sleep [SECONDS]: waits SECONDS (default POLL_INTERVAL) without
+# starting a process: a read with a timeout on a FIFO nobody writes to.
+lab_sleep() {
+    if [[ -n ${LAB_SLEEP_FD:-} ]]; then
+        read -r -t "${1:-$POLL_INTERVAL}" -u "$LAB_SLEEP_FD" _ || true
+    else
+        sleep "${1:-$POLL_INTERVAL}"
+    fi
 }
 
 # Loads the assertion libraries and picks timeouts and the wrapper for the
 # mode. Call from setup.
 lab_setup() {
-    bats_load_library bats-support
-    bats_load_library bats-assert
+    local part parts=()
+    if [[ -f $BATS_FILE_TMPDIR/library-parts ]]; then
+        mapfile -t parts <"$BATS_FILE_TMPDIR/library-parts"
+        for part in "${parts[@]}"; do
+            # shellcheck disable=SC1090
+            source "$part"
+        done
+    else
+        bats_load_library bats-support
+        bats_load_library bats-assert
+    fi
     bats_require_minimum_version 1.5.0
+    # Opened read-write, so that the opening does not wait for a writer.
+    LAB_SLEEP_FD=""
+    if [[ -p $BATS_FILE_TMPDIR/sleep.fifo ]]; then
+        exec {LAB_SLEEP_FD}<>"$BATS_FILE_TMPDIR/sleep.fifo"
+    fi
 
     # Bounds, in seconds. Nothing waits for them unless something hangs, so
     # they are generous; Valgrind and sanitizers make programs slower.
@@ -45,6 +109,7 @@ lab_setup() {
     T_RUN=$((5 * scale))    # a client or a peer finishes its conversation
     T_STOP=$((2 * scale))   # a signalled server exits (the contract says 1 s)
     T_WAIT=$((3 * scale))   # one answer arrives (peer's bound per wait)
+    LAB_SCALE=$scale        # for a test's own bounds (e.g. 2.5 s becomes 25 s)
 
     declare -gA LAB_PID=()
     LOGS="$BATS_TEST_TMPDIR"
@@ -64,11 +129,12 @@ lab_teardown() {
             wait "$pid" 2>/dev/null || true
         fi
     done
-    if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
+    if [[ -z ${BATS_TEST_COMPLETED:-} && ${LAB_BRIEF:-0} != 1 ]]; then
         lab_print_logs
         if [[ -n ${CLIENT_RAN:-} ]]; then
             echo "--- the last client run: exit status $CLIENT_STATUS ---"
-            printf '%s\n' "stdout:" "$CLIENT_OUTPUT" "stderr:" "$CLIENT_STDERR" | cat -v
+            printf '%s\n' "stdout:" "$CLIENT_OUTPUT" "stderr:" "$CLIENT_STDERR" >"$LOGS/.client-run"
+            last_lines 100 "" "" "$LOGS/.client-run"
         fi
     fi
     return 0
@@ -76,12 +142,46 @@ lab_teardown() {
 
 # Prints every log of this test, with invisible bytes shown (cat -v).
 lab_print_logs() {
-    local file
+    local file files=()
     for file in "$LOGS"/*.out "$LOGS"/*.err "$LOGS"/vg.*.log "$LOGS"/san.*; do
-        [[ -s $file ]] || continue
-        echo "--- ${file##*/} (last lines) ---"
-        tail -n 40 "$file" | cat -v
+        [[ -s $file ]] && files+=("$file")
     done
+    ((${#files[@]} > 0)) || return 0
+    last_lines 40 "--- %s (last lines) ---" "" "${files[@]}"
+}
+
+# last_lines COUNT HEADER INDENT FILE...: for each FILE, HEADER (a printf
+# format given the file's name; "" for none), "...(N lines before)" if it
+# has more than COUNT lines, then its last COUNT lines with invisible bytes
+# shown as cat -v does, each after INDENT. One awk for all: starting a
+# process costs 30 to 50 ms on a small virtual machine, tail, cat -v and
+# sed for each file would be many.
+last_lines() {
+    local count=$1 header=$2 indent=$3
+    shift 3
+    LC_ALL=C awk -v count="$count" -v header="$header" -v indent="$indent" '
+        function visible(s,    out, i, c, n) {
+            out = ""
+            for (i = 1; i <= length(s); i++) {
+                c = substr(s, i, 1); n = code[c]
+                if (n >= 128) { out = out "M-"; n -= 128; c = sprintf("%c", n) }
+                if (n < 32 && n != 9) out = out "^" sprintf("%c", n + 64)
+                else if (n == 127) out = out "^?"
+                else out = out c
+            }
+            return out
+        }
+        function flush(    i, first) {
+            if (name == "") return
+            if (header != "") { shown = name; sub(/.*\//, "", shown); printf header "\n", shown }
+            if (lines > count) printf "%s...(%d lines before)\n", indent, lines - count
+            first = lines > count ? lines - count + 1 : 1
+            for (i = first; i <= lines; i++) print indent visible(kept[i % count])
+        }
+        BEGIN { for (i = 1; i < 256; i++) code[sprintf("%c", i)] = i }
+        FNR == 1 { flush(); name = FILENAME; lines = 0 }
+        { kept[++lines % count] = $0 }
+        END { flush() }' "$@"
 }
 
 # The command prefix that runs a program of the lab in the current mode,
@@ -104,13 +204,31 @@ lab_wrapper() {
     fi
 }
 
-# server_start [--role NAME] ARGS...: starts the lab's server in the
-# background, in its own process group, stdin from /dev/null, output in
+# server_start [--role NAME] [--one-cpu] ARGS...: starts the lab's server in
+# the background, in its own process group, stdin from /dev/null, output in
 # $LOGS/NAME.out and NAME.err, with $LAB_PRELOAD preloaded if set. Does not
-# wait: see server_wait_ready.
+# wait: see server_wait_ready. --one-cpu: on one CPU (taskset, where there
+# is one), for a test of capacity whose threads mostly wake one another:
+# on a small virtual machine a wake-up across CPUs costs more than the
+# second CPU gives, and the other tests running meanwhile need it.
 server_start() {
-    local role=server preload=()
-    if [[ $1 == --role ]]; then role=$2; shift 2; fi
+    local role=server preload=() one_cpu=() cpus
+    while (($# > 0)); do
+        case $1 in
+            --role) role=$2; shift 2 ;;
+            --one-cpu)
+                if command -v taskset >/dev/null && [[ -r /proc/self/status ]]; then
+                    while read -r cpus; do
+                        [[ $cpus == Cpus_allowed_list:* ]] && break
+                    done </proc/self/status
+                    cpus=${cpus#*:}
+                    cpus=${cpus//[[:space:]]/}
+                    one_cpu=(taskset -c "${cpus%%[-,]*}")
+                fi
+                shift ;;
+            *) break ;;
+        esac
+    done
     lab_wrapper "$role"
     if [[ -n ${LAB_PRELOAD:-} ]]; then
         # The dynamic loader only warns about a missing file and runs the
@@ -125,7 +243,7 @@ server_start() {
     # previous server's lines.
     : >"$LOGS/$role.out"
     : >"$LOGS/$role.err"
-    setsid "${preload[@]}" "${WRAP[@]}" "$LAB_DIR/server" "$@" \
+    setsid "${preload[@]}" "${one_cpu[@]}" "${WRAP[@]}" "$LAB_DIR/server" "$@" \
         </dev/null >"$LOGS/$role.out" 2>"$LOGS/$role.err" 3>&- 4>&- &
     LAB_PID[$role]=$!
 }
@@ -144,17 +262,18 @@ is_running() {
 # server_wait_ready [ROLE]: waits for "listening on port N" and sets PORT
 # (for role server) and PORT_<ROLE>. Fails at once if the server died.
 server_wait_ready() {
-    local role=${1:-server} deadline=$((SECONDS + T_READY)) line
+    local role=${1:-server} deadline=$((SECONDS + T_READY)) port
+    scan_start "$LOGS/$role.out"
     while :; do
-        line=$(grep -m1 -E '^listening on port [0-9]+$' "$LOGS/$role.out" || true)
-        if [[ -n $line ]]; then
-            printf -v "PORT_$role" '%s' "${line##* }"
-            [[ $role == server ]] && PORT=${line##* }
+        if scan_listening; then
+            port=$SCAN_MATCH
+            printf -v "PORT_$role" '%s' "$port"
+            [[ $role == server ]] && PORT=$port
             return 0
         fi
         if ! is_running "$role"; then
             # It may have printed the line just before it ended: look again.
-            grep -qE '^listening on port [0-9]+$' "$LOGS/$role.out" && continue
+            scan_listening && continue
             local status=0
             wait "${LAB_PID[$role]}" || status=$?
             fail "$(printf 'the %s exited (status %s) before printing "listening on port N"\n%s' \
@@ -166,8 +285,62 @@ server_wait_ready() {
                 "$role" "$T_READY" "$(describe_logs "$role")")"
             return 1
         fi
-        sleep "$POLL_INTERVAL"
+        lab_sleep
     done
+}
+
+# scan_listening: looks through the lines of the log being scanned (see
+# scan_start) for "listening on port N"; 0 and SCAN_MATCH=N if found.
+scan_listening() {
+    local line ready='^listening on port ([0-9]+)$'
+    scan_more
+    for line in "${SCAN_LINES[@]}"; do
+        if [[ $line =~ $ready ]]; then
+            SCAN_MATCH=${BASH_REMATCH[1]}
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Reading a growing log without starting a process at each look (grep would
+# be one, and starting one takes 30 to 50 ms on a small virtual machine):
+# scan_start FILE starts at its beginning; each scan_more then puts in the
+# array SCAN_LINES the lines completed since the last look, without their
+# newline (a line still being written waits for its end, unless the writer
+# has ended: see scan_more --all). Each look reads the file again (mapfile
+# does that fast), so a file emptied and written again is read from its
+# start. Under bats every command costs a third of a millisecond (its
+# DEBUG trap), so a file of more than SCAN_BIG_LINES lines sets SCAN_BIG
+# (the lines after those are not looked at), and the caller goes on with
+# grep: one process a look, but it reads a long log fast.
+scan_start() {
+    SCAN_FILE=$1
+    SCAN_SEEN=0
+    SCAN_LINES=()
+    SCAN_BIG=""
+}
+SCAN_BIG_LINES=100 # lines looked at in bash, at most
+
+# scan_more [--all]: the next lines of the log (see scan_start). --all: the
+# writer has ended, a last line without a newline counts too.
+scan_more() {
+    local all=() count
+    SCAN_LINES=()
+    # (A background process may not have created it yet.)
+    [[ -e $SCAN_FILE ]] || return 0
+    mapfile -n $((SCAN_BIG_LINES + 1)) all <"$SCAN_FILE"
+    count=${#all[@]}
+    if ((count > SCAN_BIG_LINES)); then
+        SCAN_BIG=1
+        count=$SCAN_BIG_LINES
+    elif ((count > 0)) && [[ ${all[count - 1]} != *$'\n' && ${1:-} != --all ]]; then
+        count=$((count - 1))
+    fi
+    ((count >= SCAN_SEEN)) || SCAN_SEEN=0 # emptied, then written again
+    SCAN_LINES=("${all[@]:SCAN_SEEN:count - SCAN_SEEN}")
+    SCAN_LINES=("${SCAN_LINES[@]%$'\n'}")
+    SCAN_SEEN=$count
 }
 
 # Shows what a role printed (the last lines), for failure messages.
@@ -176,11 +349,9 @@ describe_logs() {
     for stream in out err; do
         file="$LOGS/$1.$stream"
         [[ $stream == out ]] && echo "  its standard output:" || echo "  its standard error:"
-        if [[ -s $file ]] && (($(wc -l <"$file") > 20)); then
-            echo "    ...($(($(wc -l <"$file") - 20)) lines before)"
-        fi
-        tail -n 20 "$file" 2>/dev/null | cat -v | sed 's/^/    /'
+        [[ -s $file ]] && last_lines 20 "" "    " "$file"
     done
+    return 0
 }
 
 # server_start_ready ARGS...: server_start then server_wait_ready.
@@ -189,12 +360,27 @@ server_start_ready() {
     server_wait_ready
 }
 
-# wait_for_output ROLE REGEX [WHAT]: waits until the role's stdout has a line
-# matching REGEX (grep -E), e.g. that a client is connected. Bounded.
+# wait_for_output ROLE REGEX: waits until the role's stdout has a line
+# matching REGEX (extended, as grep -E), e.g. that a client is connected.
+# Bounded by T_WAIT.
 wait_for_output() {
-    local role=$1 regex=$2 deadline=$((SECONDS + T_WAIT))
-    until grep -qE -- "$regex" "$LOGS/$role.out"; do
-        if ! is_running "$role"; then
+    local role=$1 regex=$2 deadline=$((SECONDS + T_WAIT)) line ended=""
+    scan_start "$LOGS/$role.out"
+    while :; do
+        # Once the role has ended, one more look at all it wrote.
+        is_running "$role" || ended=--all
+        if [[ -z $SCAN_BIG ]]; then
+            scan_more $ended
+            for line in "${SCAN_LINES[@]}"; do
+                if [[ $line =~ $regex ]]; then
+                    return 0
+                fi
+            done
+        fi
+        if [[ -n $SCAN_BIG ]] && grep -qE -- "$regex" "$LOGS/$role.out"; then # a long log
+            return 0
+        fi
+        if [[ -n $ended ]]; then
             fail "$(printf 'the %s exited before printing a line matching /%s/\n%s' \
                 "$role" "$regex" "$(describe_logs "$role")")"
             return 1
@@ -204,7 +390,7 @@ wait_for_output() {
                 "$role" "$regex" "$T_WAIT" "$(describe_logs "$role")")"
             return 1
         fi
-        sleep "$POLL_INTERVAL"
+        lab_sleep
     done
 }
 
@@ -214,12 +400,13 @@ wait_exit() {
     local role=$1 bound=$2 start=$SECONDS
     while is_running "$role"; do
         if ((SECONDS - start >= bound)); then
-            kill -KILL -- "-${LAB_PID[$role]}" 2>/dev/null || true
+            # (Its group, if it has one of its own, else the process.)
+            kill -KILL -- "-${LAB_PID[$role]}" 2>/dev/null || kill -KILL "${LAB_PID[$role]}" 2>/dev/null || true
             wait "${LAB_PID[$role]}" 2>/dev/null || true
             fail "$(printf 'the %s did not exit within %s s\n%s' "$role" "$bound" "$(describe_logs "$role")")"
             return 1
         fi
-        sleep "$POLL_INTERVAL"
+        lab_sleep
     done
     EXIT_STATUS=0
     wait "${LAB_PID[$role]}" || EXIT_STATUS=$?
@@ -251,6 +438,20 @@ server_wait_end() {
     server_check_end "$role" "${1:-0}" "after its session"
 }
 
+# last_line FILE: sets LAST_LINE to the file's last line.
+last_line() {
+    local all=()
+    # (mapfile is fast: no command per line; tail for thousands of lines.)
+    mapfile -n 2000 -t all <"$1"
+    if ((${#all[@]} == 2000)); then
+        LAST_LINE=$(tail -n 1 "$1")
+    elif ((${#all[@]} > 0)); then
+        LAST_LINE=${all[-1]}
+    else
+        LAST_LINE=""
+    fi
+}
+
 # Checks how the server ended: exit status, last line, tool reports.
 server_check_end() {
     local role=$1 expected=$2 when=$3 why=""
@@ -269,7 +470,8 @@ server_check_end() {
             "$role" "$EXIT_STATUS" "$why" "$when" "$expected" "$(describe_logs "$role")")"
         return 1
     fi
-    if ((expected == 0)) && [[ $(tail -n 1 "$LOGS/$role.out") != "server stopped" ]]; then
+    last_line "$LOGS/$role.out"
+    if ((expected == 0)) && [[ $LAST_LINE != "server stopped" ]]; then
         fail "$(printf 'the %s did not print "server stopped" as its last line %s\n%s' \
             "$role" "$when" "$(describe_logs "$role")")"
         return 1
@@ -302,11 +504,49 @@ check_tool_logs() {
     fi
 }
 
+# lab_run COMMAND...: runs COMMAND as bats' run --separate-stderr does
+# (status, output, stderr, lines and stderr_lines), with the caller's
+# standard input, but without the two processes run starts besides the
+# command (mktemp, a subshell): on a small virtual machine each costs 30
+# to 50 ms. Never fails by itself.
+lab_run() {
+    # (Dot files: lab_print_logs shows the roles' logs, not these.)
+    local out="$BATS_TEST_TMPDIR/.run.out" err="$BATS_TEST_TMPDIR/.run.err"
+    "$@" >"$out" 2>"$err" && status=0 || status=$?
+    lab_slurp "$out"
+    output=$LAB_SLURP
+    lab_slurp "$err"
+    stderr=$LAB_SLURP
+    # shellcheck disable=SC2034 # as run: the lines, empty ones left out
+    IFS=$'\n' read -d '' -r -a lines <<<"$output" || true
+    # shellcheck disable=SC2034
+    IFS=$'\n' read -d '' -r -a stderr_lines <<<"$stderr" || true
+    return 0
+}
+
+# lab_slurp FILE: sets LAB_SLURP to what $(<FILE) gives:
+# the text, its newlines at the end removed, NUL bytes dropped. Without a
+# process when the text is short and holds no NUL; with $(...) otherwise
+# (bash's own string work takes seconds on megabytes).
+lab_slurp() {
+    local parts=()
+    LAB_SLURP=""
+    mapfile -d '' -t parts <"$1"
+    if ((${#parts[@]} == 1 && ${#parts[0]} < 65536)); then
+        LAB_SLURP=${parts[0]}
+        while [[ $LAB_SLURP == *$'\n' ]]; do
+            LAB_SLURP=${LAB_SLURP%$'\n'}
+        done
+    elif ((${#parts[@]} > 0)); then
+        LAB_SLURP=$(<"$1")
+    fi
+}
+
 # client_run ARGS... < INPUT: runs the lab's client to its end, bounded.
 # Sets status, output (stdout), stderr and lines like bats' run.
 client_run() {
     lab_wrapper client
-    run --separate-stderr timeout -k 2 "$T_RUN" "${WRAP[@]}" "$LAB_DIR/client" "$@" 3>&- 4>&-
+    lab_run timeout -k 2 "$T_RUN" "${WRAP[@]}" "$LAB_DIR/client" "$@" 3>&- 4>&-
     CLIENT_RAN=1 CLIENT_STATUS=$status CLIENT_OUTPUT=$output CLIENT_STDERR=$stderr
     if ((status == 124 || status == 137)); then
         fail "$(printf 'the client did not finish within %s s (it hangs)\n  its output so far:\n%s\n  its errors:\n%s' \
@@ -318,11 +558,23 @@ client_run() {
 
 # talk PEER-COMMAND...: talks to the server on $PORT with tests/helpers/peer
 # (exact bytes, bounded waits; see peer.c for the commands). Fails with the
-# conversation so far and the bytes that differ. peer's stdout is in $output.
-# The whole conversation is bounded by T_RUN, or TALK_BOUND when set.
+# conversation so far and the bytes that differ. peer's stdout is in $output,
+# or in the file TALK_OUT when set (for megabytes). The whole conversation
+# is bounded by T_RUN, or TALK_BOUND when set (peer's -T: no timeout(1) to
+# start). TALK_LAZY=1: peer --lazy (for hundreds of connections).
 talk() {
-    local bound=${TALK_BOUND:-$T_RUN}
-    run --separate-stderr timeout -k 2 "$bound" "$PEER" -t "$T_WAIT" 127.0.0.1 "$PORT" "$@" 3>&- 4>&-
+    local bound=${TALK_BOUND:-$T_RUN} options=()
+    options=(-T "$bound" -t "$T_WAIT")
+    [[ -n ${TALK_LAZY:-} ]] && options+=(--lazy)
+    if [[ -n ${TALK_OUT:-} ]]; then
+        "$PEER" "${options[@]}" 127.0.0.1 "$PORT" "$@" \
+            >"$TALK_OUT" 2>"$LOGS/.talk.err" 3>&- 4>&- && status=0 || status=$?
+        lab_slurp "$LOGS/.talk.err"
+        stderr=$LAB_SLURP
+        output=""
+    else
+        lab_run "$PEER" "${options[@]}" 127.0.0.1 "$PORT" "$@" 3>&- 4>&-
+    fi
     if ((status != 0)); then
         local why=$stderr
         ((status == 124)) && why+=$'\n'"(peer itself was stopped after $bound s)"
@@ -332,13 +584,14 @@ talk() {
 }
 
 # peer_start ROLE PEER-COMMAND...: like talk, in the background (a client
-# that stays connected while the test does something else).
+# that stays connected while the test does something else). One process,
+# bounded by its -T: no setsid or timeout to start.
 peer_start() {
     local role=$1
     shift
     : >"$LOGS/$role.out"
     : >"$LOGS/$role.err"
-    setsid timeout -k 2 "$T_RUN" "$PEER" -t "$T_WAIT" 127.0.0.1 "$PORT" "$@" \
+    "$PEER" -T "$T_RUN" -t "$T_WAIT" 127.0.0.1 "$PORT" "$@" \
         </dev/null >"$LOGS/$role.out" 2>"$LOGS/$role.err" 3>&- 4>&- &
     LAB_PID[$role]=$!
 }
@@ -360,7 +613,7 @@ listener_start() {
     shift
     : >"$LOGS/$role.out"
     : >"$LOGS/$role.err"
-    setsid timeout -k 2 "$T_RUN" "$PEER" -t "$T_WAIT" --listen 0 "$@" \
+    "$PEER" -T "$T_RUN" -t "$T_WAIT" --listen 0 "$@" \
         </dev/null >"$LOGS/$role.out" 2>"$LOGS/$role.err" 3>&- 4>&- &
     LAB_PID[$role]=$!
     server_wait_ready "$role"
@@ -392,7 +645,7 @@ expect_equal() {
 expect_usage_error() {
     local program=$1
     shift
-    run --separate-stderr timeout -k 2 "$T_RUN" "$LAB_DIR/$program" "$@" </dev/null 3>&- 4>&-
+    lab_run timeout -k 2 "$T_RUN" "$LAB_DIR/$program" "$@" </dev/null 3>&- 4>&-
     local shown
     shown="$program$(printf ' %q' "$@")"
     if ((status != 2)); then
@@ -411,8 +664,10 @@ expect_usage_error() {
 # EXIT_STATUS set) instead of failing when the server exits first.
 server_wait_started() {
     local role=${1:-server} deadline=$((SECONDS + T_READY))
-    until grep -qE '^listening on port [0-9]+$' "$LOGS/$role.out"; do
+    scan_start "$LOGS/$role.out"
+    until scan_listening; do
         if ! is_running "$role"; then
+            scan_listening && break # printed just before it ended
             EXIT_STATUS=0
             wait "${LAB_PID[$role]}" || EXIT_STATUS=$?
             return 1
@@ -421,7 +676,7 @@ server_wait_started() {
             fail "the $role neither listened nor exited within $T_READY s"
             return 1
         fi
-        sleep "$POLL_INTERVAL"
+        lab_sleep
     done
     server_wait_ready "$role"
 }
@@ -484,7 +739,7 @@ SCRIPT
             fail "$(printf 'socat did not start listening\n%s' "$(describe_logs listener)")"
             return 1
         fi
-        sleep "$POLL_INTERVAL"
+        lab_sleep
     done
     PORT=${line##*:}
 }
@@ -494,7 +749,7 @@ SCRIPT
 expect_help() {
     local program=$1 option
     for option in -h --help; do
-        run --separate-stderr timeout -k 2 "$T_RUN" "$LAB_DIR/$program" "$option" </dev/null 3>&- 4>&-
+        lab_run timeout -k 2 "$T_RUN" "$LAB_DIR/$program" "$option" </dev/null 3>&- 4>&-
         if ((status != 0)) || [[ $output != *usage* ]] || [[ -n $stderr ]]; then
             fail "$(printf '%s %s must print the usage on stdout and exit 0\n  status: %s\n  stdout: %s\n  stderr: %s' \
                 "$program" "$option" "$status" "$(visible "$output")" "$(visible "$stderr")")"
@@ -521,7 +776,7 @@ expect_bind_in_use() {
 expect_same_lines() {
     if ! cmp -s "$2" "$3"; then
         fail "$(printf '%s differs (diff expected got, first lines):\n%s' "$1" \
-            "$(diff "$2" "$3" | head -n 20 | cut -c 1-200 | cat -v)")"
+            "$(diff -a "$2" "$3" | head -n 20 | cut -c 1-200 | cat -v)")"
         return 1
     fi
 }
@@ -609,7 +864,7 @@ strace_attach() {
             fail "strace did not attach to the server within $T_READY s"
             return 1
         fi
-        sleep "$POLL_INTERVAL"
+        lab_sleep
     done
 }
 
@@ -643,7 +898,7 @@ expect_injected() {
 # (/proc/PID/stat fields 14 and 15, in clock ticks).
 cpu_ms() {
     local stat fields
-    stat=$(cat "/proc/${LAB_PID[$1]}/stat") || return 1
+    read -r stat <"/proc/${LAB_PID[$1]}/stat" || return 1
     read -ra fields <<<"${stat##*) }"
     echo $(((fields[11] + fields[12]) * 1000 / $(getconf CLK_TCK)))
 }
@@ -663,10 +918,14 @@ needs_prlimit() {
 # unavailable), as when another process takes it (ENFILE) or another thread
 # does. Keeps the old limit in OLD_LIMIT for server_regain_descriptors.
 server_lose_descriptors() {
-    local pid=${LAB_PID[server]} fd spare="" lowest=0 limit
-    for fd in $(ls /proc/"$pid"/fd | sort -n); do
+    local pid=${LAB_PID[server]} fd path spare="" lowest=0 limit open=()
+    # (A sparse array lists its indexes in order: the open ones, sorted.)
+    for path in /proc/"$pid"/fd/*; do
+        open[${path##*/}]=1
+    done
+    for fd in "${!open[@]}"; do
         ((fd == lowest)) && lowest=$((fd + 1))
-        if ((fd > 2)) && [[ -z $spare && $(readlink "/proc/$pid/fd/$fd") == /dev/null ]]; then spare=$fd; fi
+        if ((fd > 2)) && [[ -z $spare && /proc/$pid/fd/$fd -ef /dev/null ]]; then spare=$fd; fi
     done
     limit=$lowest
     [[ -n $spare ]] && ((spare < limit)) && limit=$spare

@@ -7,18 +7,27 @@
  * message on stderr that shows the conversation comes from here.
  *
  * USAGE
- *   peer [-t SECONDS] HOST PORT COMMAND...
+ *   peer [-t SECONDS] [-T SECONDS] [--lazy] HOST PORT COMMAND...
  *       Connects to HOST:PORT (the connection is named "1"), then runs the
  *       commands.
- *   peer [-t SECONDS] --listen PORT COMMAND...
+ *   peer [-t SECONDS] [-T SECONDS] [--lazy] --listen PORT COMMAND...
  *       Listens on 127.0.0.1:PORT (0 = any free port), prints
  *       "listening on port N" on stdout, accepts ONE connection (named "1"),
  *       stops listening, then runs the commands.
  *
  *   -t SECONDS is the bound of each wait (default 5, decimals allowed: 0.5).
+ *   -T SECONDS bounds the whole run (whole seconds): past it, peer stops at
+ *   once, saying so, with exit status 124 (as timeout(1) would, without
+ *   another process to start).
+ *   --lazy: read only the connection the running command is about; what
+ *   the others receive waits in the system's buffers until their turn (see
+ *   READING).  For many connections that each receive little: far fewer
+ *   reads and polls.  Not for a connection that receives more than its
+ *   buffers hold before its turn: the other side would wait on it.
  *   Exit status: 0 everything went as expected; 1 an expectation failed or a
- *   connection could not be made; 2 bad usage.  The whole script is checked
- *   before connecting, so a usage error never sends anything.
+ *   connection could not be made; 2 bad usage; 124 the whole run's bound
+ *   passed.  The whole script is checked before connecting, so a usage
+ *   error never sends anything.
  *
  * TEXT arguments understand the escapes \n \r \t \0 \\ and \xHH (two hex
  * digits).  Quote them for the shell: peer localhost 5000 send 'hi\r\n'.
@@ -215,6 +224,7 @@ static struct {
     struct command *commands;
     int command_count;
     int current;            /* index of the running command, -1 before */
+    bool lazy;              /* --lazy: read only the current connection */
 } peer = {.bound_ms = DEFAULT_BOUND_MS, .current = -1};
 
 /* ---------------------------------------------------------------- basics */
@@ -238,8 +248,8 @@ static void cleanup(void)
 
 static void print_usage(FILE *out)
 {
-    fputs("usage: peer [-t SECONDS] HOST PORT COMMAND...\n"
-          "       peer [-t SECONDS] --listen PORT COMMAND...\n"
+    fputs("usage: peer [-t SECONDS] [-T SECONDS] [--lazy] HOST PORT COMMAND...\n"
+          "       peer [-t SECONDS] [-T SECONDS] [--lazy] --listen PORT COMMAND...\n"
           "(the commands are described at the top of tests/helpers/peer.c)\n",
           out);
 }
@@ -621,8 +631,12 @@ static bool pump(long long timeout_ms, int write_fd)
     struct conn *owner[MAX_CONNS + 1];
     nfds_t n = 0;
     nfds_t write_slot = MAX_CONNS + 1;
+    int only = peer.lazy && peer.current >= 0
+               ? peer.commands[peer.current].conn : -1;
     for (int i = 0; i < peer.conn_count; i++) {
         struct conn *c = &peer.conns[i];
+        if (only >= 0 && i != only && c->fd != write_fd)
+            continue;   /* --lazy: the others wait in the system's buffers */
         short events = (c->fd >= 0 && !c->eof) ? POLLIN : 0;
         if (c->fd >= 0 && c->fd == write_fd) {
             events |= POLLOUT;
@@ -1255,12 +1269,26 @@ static void run_command(const struct command *cmd)
     }
 }
 
+/* The whole run's bound (-T) passed: says so and stops at once (only
+ * async-signal-safe calls here). */
+static char run_bound_message[96];
+static size_t run_bound_length;
+
+static void on_run_bound(int signal_number)
+{
+    (void)signal_number;
+    if (write(STDERR_FILENO, run_bound_message, run_bound_length) < 0)
+        _exit(124);
+    _exit(124);
+}
+
 int main(int argc, char **argv)
 {
     struct sigaction ignore;
     memset(&ignore, 0, sizeof ignore);
     ignore.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &ignore, NULL);  /* a broken send returns EPIPE */
+    unsigned long long run_bound_ms = 0;
 
     peer.argv = argv;
     const char *listen_port = NULL;
@@ -1270,6 +1298,11 @@ int main(int argc, char **argv)
             print_usage(stdout);
             return 0;
         }
+        if (strcmp(argv[i], "--lazy") == 0) {
+            peer.lazy = true;
+            i++;
+            continue;
+        }
         if (i + 1 >= argc)
             quit(2, "%s needs a value", argv[i]);
         unsigned long long ms;
@@ -1278,6 +1311,10 @@ int main(int argc, char **argv)
                 quit(2, "-t \"%s\": not a number of seconds (like 5 or "
                         "0.5)", argv[i + 1]);
             peer.bound_ms = (long long)ms;
+        } else if (strcmp(argv[i], "-T") == 0) {
+            if (!parse_seconds(argv[i + 1], &run_bound_ms) || run_bound_ms == 0)
+                quit(2, "-T \"%s\": not a number of seconds (like 15)",
+                     argv[i + 1]);
         } else if (strcmp(argv[i], "--listen") == 0) {
             listen_port = argv[i + 1];
         } else {
@@ -1300,6 +1337,19 @@ int main(int argc, char **argv)
         i += 2;
     }
     parse_script(argc, argv, i, listen_port != NULL);
+    if (run_bound_ms > 0) {
+        unsigned int seconds = (unsigned int)((run_bound_ms + 999) / 1000);
+        struct sigaction on_alarm;
+        int n = snprintf(run_bound_message, sizeof run_bound_message,
+                         "peer: stopped: the whole run's bound (-T %u s) "
+                         "passed\n", seconds);
+        run_bound_length = n > 0 && (size_t)n < sizeof run_bound_message
+                           ? (size_t)n : 0;
+        memset(&on_alarm, 0, sizeof on_alarm);
+        on_alarm.sa_handler = on_run_bound;
+        sigaction(SIGALRM, &on_alarm, NULL);
+        alarm(seconds);
+    }
 
     if (listen_port)
         listen_and_accept(&peer.conns[0], (unsigned short)port);
