@@ -96,6 +96,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool.h"
+
 #if defined(__GNUC__) || defined(__clang__)
 #define PRINTF_LIKE(fmt, first) __attribute__((format(printf, fmt, first)))
 #else
@@ -135,14 +137,6 @@ static _Noreturn PRINTF_LIKE(1, 2) void fail(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     exit(1);
-}
-
-/* Milliseconds on a clock that never jumps. */
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Parses a whole number from lo to hi, or fails naming what it is. */
@@ -360,7 +354,7 @@ static void wait_all(int first, int last, char *pending,
 {
     struct pollfd *fds = malloc(sizeof *fds * (size_t)(last - first + 1));
     int *owner = malloc(sizeof *owner * (size_t)(last - first + 1));
-    long long deadline = now_ms() + bound_ms;
+    long long deadline = tool_now_ms() + bound_ms;
 
     if (fds == NULL || owner == NULL)
         fail("out of memory");
@@ -374,7 +368,7 @@ static void wait_all(int first, int last, char *pending,
         }
         if (n == 0)
             break;
-        long long left = deadline - now_ms();
+        long long left = deadline - tool_now_ms();
         if (left <= 0) {
             fprintf(stderr, "lab03-crowd: %s %d %d: nothing more arrived for "
                     "%lld ms on %lu connection(s):", command, first, last,
@@ -400,7 +394,7 @@ static void wait_all(int first, int last, char *pending,
                 enum got got = read_conn(k, &why);
                 if (got == GOT_NOTHING)
                     break;
-                deadline = now_ms() + bound_ms;     /* progress */
+                deadline = tool_now_ms() + bound_ms;     /* progress */
                 if (got == GOT_END) {
                     on_end(k, why);
                     break;
@@ -638,7 +632,7 @@ static void run_read(char **words)
     size_t text_len;
     char *text = decode_text(words[3] ? words[3] : "", &text_len);
     long long got = 0;
-    long long deadline = now_ms() + bound_ms;
+    long long deadline = tool_now_ms() + bound_ms;
     int why;
 
     need_open(k, "read");
@@ -650,7 +644,7 @@ static void run_read(char **words)
                      k, got + 1, count, conns[k].buf, text);
             consume_line(k);
             got++;
-            deadline = now_ms() + bound_ms;
+            deadline = tool_now_ms() + bound_ms;
             continue;
         }
         if (r == GOT_END)
@@ -658,7 +652,7 @@ static void run_read(char **words)
                  "of %lld lines", k, why ? strerror(why) : "end of file",
                  got, count);
         struct pollfd p = {.fd = conns[k].fd, .events = POLLIN};
-        long long left = deadline - now_ms();
+        long long left = deadline - tool_now_ms();
         if (left <= 0 || poll(&p, 1, (int)left) == 0)
             fail("read %d: nothing arrived for %lld ms after %lld of %lld "
                  "lines", k, bound_ms, got, count);
@@ -680,7 +674,7 @@ static void run_exchange(char **words)
     char *answer = decode_text(words[5] ? words[5] : "", &answer_len);
     char *chunk;
     long long total, sent = 0, got = 0, received = 0;
-    long long start = now_ms(), deadline = start + bound_ms;
+    long long start = tool_now_ms(), deadline = start + bound_ms;
     int why;
 
     need_open(k, "exchange");
@@ -690,7 +684,7 @@ static void run_exchange(char **words)
     total = count * (long long)len;
     while (got < count) {
         /* Reading is allowed while under the pace asked for. */
-        long long now = now_ms(), wait_ms = 0;
+        long long now = tool_now_ms(), wait_ms = 0;
         int may_read = kbps == 0 || received < kbps * 1024 * (now - start) / 1000;
         if (!may_read) /* until the pace allows the bytes received so far */
             wait_ms = 1 + (received * 1000 / (kbps * 1024)) - (now - start);
@@ -716,7 +710,7 @@ static void run_exchange(char **words)
             ssize_t n = send(conns[k].fd, chunk + offset, want, 0);
             if (n > 0) {
                 sent += n;
-                deadline = now_ms() + bound_ms;
+                deadline = tool_now_ms() + bound_ms;
             } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK
                        && errno != EINTR) {
                 fail("exchange %d: the server broke the connection (%s) "
@@ -728,7 +722,7 @@ static void run_exchange(char **words)
             continue;
         /* Read what is there, a line at a time, within the pace. */
         while (got < count && (kbps == 0
-                               || received < kbps * 1024 * (now_ms() - start) / 1000)) {
+                               || received < kbps * 1024 * (tool_now_ms() - start) / 1000)) {
             size_t before = conns[k].len;
             enum got r = read_conn(k, &why);
             received += (long long)(conns[k].len - before);
@@ -743,12 +737,12 @@ static void run_exchange(char **words)
                 fail("exchange %d: answer %lld of %lld is \"%s\", expected "
                      "\"%s\"", k, got + 1, count, conns[k].buf, answer);
             got++;
-            deadline = now_ms() + bound_ms;
+            deadline = tool_now_ms() + bound_ms;
             consume_line(k);
         }
     }
     printf("ok exchange %d: %lld answers in %lld ms\n", k, count,
-           now_ms() - start);
+           tool_now_ms() - start);
     free(chunk);
     free(text);
     free(answer);
@@ -757,7 +751,7 @@ static void run_exchange(char **words)
 static void run_wait_drop(char **words)
 {
     int k = (int)parse_number(words[1], 1, conn_count, "wait-drop");
-    long long deadline = now_ms() + bound_ms;
+    long long deadline = tool_now_ms() + bound_ms;
     int err = 0;
     socklen_t size = sizeof err;
 
@@ -774,7 +768,7 @@ static void run_wait_drop(char **words)
             err = errno;
             break;
         }
-        if (now_ms() > deadline)
+        if (tool_now_ms() > deadline)
             fail("wait-drop %d: the server did not close this connection "
                  "within %lld ms (it never reads its answers: a server "
                  "stuck in send() to it serves nobody, and does not stop)",

@@ -117,6 +117,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool.h"
+
 #if defined(__GNUC__) || defined(__clang__)
 #define PRINTF_LIKE(fmt, first) __attribute__((format(printf, fmt, first)))
 #else
@@ -187,14 +189,6 @@ static _Noreturn PRINTF_LIKE(1, 2) void fail(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     exit(1);
-}
-
-/* Milliseconds on a clock that never jumps. */
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Parses a whole number from lo to hi, or fails naming what it is. */
@@ -358,7 +352,7 @@ static struct client *add_client(enum role role, struct options opt)
     struct client *c;
     char line[64];
     size_t n = 0;
-    long long deadline = now_ms() + bound_ms;
+    long long deadline = tool_now_ms() + bound_ms;
     int number;
 
     if (client_count == MAX_CLIENTS)
@@ -382,7 +376,7 @@ static struct client *add_client(enum role role, struct options opt)
             fail("connection %d: %s before its welcome (after %zu bytes)",
                  client_count + 1, got == 0 ? "end of file" : strerror(errno), n);
         struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        long long left = deadline - now_ms();
+        long long left = deadline - tool_now_ms();
         if (left <= 0 || poll(&p, 1, (int)left) == 0)
             fail("connection %d: no welcome within %lld ms (got %zu bytes)",
                  client_count + 1, bound_ms, n);
@@ -478,7 +472,7 @@ static void take_line(struct client *c, const char *line, size_t len, int cut)
         }
         c->next++;
         if (c->next == total_lines)
-            c->done_ms = now_ms();
+            c->done_ms = tool_now_ms();
         return;
     }
     if (len > 0 && len < 40 && line[0] == '*'
@@ -651,9 +645,9 @@ static void run_relay(void)
     long long last_progress;
 
     out = xmalloc(CHUNK_SIZE);
-    start_ms = last_progress = now_ms();
+    start_ms = last_progress = tool_now_ms();
     for (;;) {
-        long long now = now_ms(), timeout = bound_ms;
+        long long now = tool_now_ms(), timeout = bound_ms;
         int pending = sender->end == OPEN;
         nfds_t n = 0;
 
@@ -715,7 +709,7 @@ static void run_relay(void)
             timeout = bound_ms - (now - last_progress);
         if (poll(fds, n, (int)(timeout > 0 ? timeout : 1)) < 0 && errno != EINTR)
             fail("poll: %s", strerror(errno));
-        now = now_ms();
+        now = tool_now_ms();
         for (nfds_t i = 0; i < n; i++) {
             struct client *c = owner[i];
             if (fds[i].revents == 0)
@@ -766,7 +760,7 @@ static void drain_idle(void)
 {
     struct pollfd *fds = xmalloc(sizeof *fds * (size_t)client_count);
     struct client **owner = xmalloc(sizeof *owner * (size_t)client_count);
-    long long last_progress = now_ms();
+    long long last_progress = tool_now_ms();
     int big = 256 * 1024;
 
     /* A small receive buffer would now only make the reading slow: what is
@@ -782,7 +776,7 @@ static void drain_idle(void)
             fds[n] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
             owner[n++] = &clients[i];
         }
-        long long left = bound_ms - (now_ms() - last_progress);
+        long long left = bound_ms - (tool_now_ms() - last_progress);
         if (n == 0 || left <= 0)
             break;
         if (poll(fds, n, (int)left) < 0 && errno != EINTR)
@@ -791,7 +785,7 @@ static void drain_idle(void)
             if (fds[i].revents == 0)
                 continue;
             if (read_some(owner[i], LLONG_MAX) > 0 || owner[i]->end != OPEN)
-                last_progress = now_ms();
+                last_progress = tool_now_ms();
         }
     }
     free(fds);
@@ -933,13 +927,13 @@ static void run_burst(long long max, long long gap_ms)
     printf("opened %d\n", opened);
     fflush(stdout);
     open_now = opened;
-    last_progress = now_ms();
+    last_progress = tool_now_ms();
     while (open_now > 0) {
         nfds_t n = 0;
         for (int k = 0; k < opened; k++)
             if (fds[k] >= 0)
                 polled[n++] = (struct pollfd){.fd = fds[k], .events = POLLIN};
-        long long left = bound_ms - (now_ms() - last_progress);
+        long long left = bound_ms - (tool_now_ms() - last_progress);
         if (left <= 0)
             break;
         if (poll(polled, n, (int)left) < 0 && errno != EINTR)
@@ -950,7 +944,7 @@ static void run_burst(long long max, long long gap_ms)
             ssize_t got = recv(polled[i].fd, buf, sizeof buf, 0);
             if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
                 continue;
-            last_progress = now_ms();
+            last_progress = tool_now_ms();
             if (got > 0)
                 continue;
             for (int k = 0; k < opened; k++)
@@ -1083,16 +1077,16 @@ static void run_owe(long long target, struct options opt, int count, char **hows
         long long deadline;
         held = owe_send(step);
         /* the server takes all of it, unless it holds the sender up */
-        deadline = now_ms() + bound_ms;
+        deadline = tool_now_ms() + bound_ms;
         while (!held && kernel_bytes(s_port, server_port) > 0) {
-            if (now_ms() > deadline)
+            if (tool_now_ms() > deadline)
                 held = 1;
             read_some(s, LLONG_MAX);
             poll(NULL, 0, 5);
         }
         /* then the owed clients' buffers stop growing */
-        deadline = now_ms() + bound_ms;
-        for (int changed = 1; changed && now_ms() < deadline;) {
+        deadline = tool_now_ms() + bound_ms;
+        for (int changed = 1; changed && tool_now_ms() < deadline;) {
             poll(NULL, 0, 10);
             changed = 0;
             for (int k = 0; k < count; k++) {
@@ -1144,10 +1138,10 @@ static void run_owe(long long target, struct options opt, int count, char **hows
     }
     fflush(stdout);
     /* The end: the server closes the sender's connection when it stops. */
-    long long deadline = now_ms() + 3 * bound_ms;
+    long long deadline = tool_now_ms() + 3 * bound_ms;
     while (s->end == OPEN) {
         struct pollfd p = {.fd = s->fd, .events = POLLIN};
-        long long left = deadline - now_ms();
+        long long left = deadline - tool_now_ms();
         if (left <= 0 || poll(&p, 1, (int)left) == 0)
             fail("owe: the server did not close client-%d's connection "
                  "within %lld ms", s->number, 3 * bound_ms);
@@ -1173,40 +1167,16 @@ static void run_owe(long long target, struct options opt, int count, char **hows
            s->end == RESET ? "reset" : "end of file");
 }
 
-/* The whole run's bound (-T) passed: says so and stops at once (only
- * async-signal-safe calls here). */
-static char run_bound_message[96];
-static size_t run_bound_length;
-
-static void on_run_bound(int signal_number)
-{
-    (void)signal_number;
-    if (write(STDERR_FILENO, run_bound_message, run_bound_length) < 0)
-        _exit(124);
-    _exit(124);
-}
-
 /* Sets the whole run's bound: an alarm in that many seconds, rounded up. */
 static void set_run_bound(const char *word)
 {
     double seconds = strtod(word, NULL);
-    struct sigaction on_alarm;
-    unsigned int whole;
-    int n;
 
     if (seconds <= 0 || seconds > 86400) {
         fprintf(stderr, "lab04-chat: -T \"%s\": not a number of seconds\n", word);
         exit(2);
     }
-    whole = (unsigned int)seconds + (seconds > (unsigned int)seconds);
-    n = snprintf(run_bound_message, sizeof run_bound_message,
-                 "lab04-chat: stopped: the whole run's bound (-T %u s) passed\n",
-                 whole);
-    run_bound_length = n > 0 && (size_t)n < sizeof run_bound_message ? (size_t)n : 0;
-    memset(&on_alarm, 0, sizeof on_alarm);
-    on_alarm.sa_handler = on_run_bound;
-    sigaction(SIGALRM, &on_alarm, NULL);
-    alarm(whole);
+    tool_run_bound("lab04-chat", (unsigned int)seconds + (seconds > (unsigned int)seconds));
 }
 
 int main(int argc, char **argv)
@@ -1278,14 +1248,14 @@ int main(int argc, char **argv)
         run_owe(target, opt, count, argv + first + 1);
         return 0;
     }
-    long long t0 = now_ms();
+    long long t0 = tool_now_ms();
     start_relay(argc, argv, i + 3);
-    long long t1 = now_ms();
+    long long t1 = tool_now_ms();
     run_relay();
-    long long t2 = now_ms();
+    long long t2 = tool_now_ms();
     drain_idle();
     print_summary();
     printf("times: %lld ms to connect, %lld ms to relay, %lld ms to read the "
-           "idle clients\n", t1 - t0, t2 - t1, now_ms() - t2);
+           "idle clients\n", t1 - t0, t2 - t1, tool_now_ms() - t2);
     return 0;
 }

@@ -111,6 +111,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool.h"
+
 #if defined(__GNUC__) || defined(__clang__)
 #define PRINTF_LIKE(fmt, first) __attribute__((format(printf, fmt, first)))
 #else
@@ -278,14 +280,6 @@ static void *xmalloc(size_t size)
     if (p == NULL)
         quit(1, "out of memory (%zu bytes)", size);
     return p;
-}
-
-/* Milliseconds on a clock that never jumps. */
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Writes a bound for messages: "5 s", "0.25 s". */
@@ -675,7 +669,7 @@ static bool pump(long long timeout_ms, int write_fd)
 /* Keeps reading all connections until the clock reaches deadline. */
 static void pump_until(long long deadline)
 {
-    for (long long left; (left = deadline - now_ms()) > 0;)
+    for (long long left; (left = deadline - tool_now_ms()) > 0;)
         pump(left, -1);
 }
 
@@ -716,7 +710,7 @@ static enum line_wait wait_line(struct conn *c, long long deadline, size_t *n)
             return GOT_LINE;
         if (c->eof)
             return GOT_END;
-        long long left = deadline - now_ms();
+        long long left = deadline - tool_now_ms();
         if (left < 0)
             return GOT_NOTHING;
         pump(left, -1);
@@ -731,18 +725,18 @@ static enum line_wait wait_line(struct conn *c, long long deadline, size_t *n)
 static int send_bytes(struct conn *c, const unsigned char *p, size_t n,
                       unsigned long long *done)
 {
-    long long deadline = now_ms() + peer.bound_ms;
+    long long deadline = tool_now_ms() + peer.bound_ms;
     size_t off = 0;
     while (off < n) {
         ssize_t sent = send(c->fd, p + off, n - off, 0);
         if (sent > 0) {
             off += (size_t)sent;
             *done += (unsigned long long)sent;
-            deadline = now_ms() + peer.bound_ms;
+            deadline = tool_now_ms() + peer.bound_ms;
         } else if (sent < 0 && errno == EINTR) {
             continue;
         } else if (sent < 0 && would_block(errno)) {
-            long long left = deadline - now_ms();
+            long long left = deadline - tool_now_ms();
             if (left < 0)
                 return ETIMEDOUT;
             pump(left, c->fd);
@@ -778,7 +772,7 @@ static void run_send(const struct command *cmd, struct conn *c)
         for (size_t off = 0; off < len && err == 0; off += size) {
             size_t piece = len - off < size ? len - off : size;
             if (off > 0)
-                pump_until(now_ms() + (long long)cmd->num[1]);
+                pump_until(tool_now_ms() + (long long)cmd->num[1]);
             err = send_bytes(c, text + off, piece, &done);
         }
     } else if (cmd->spec->op == OP_SEND) {
@@ -866,8 +860,8 @@ static void expect_line(struct conn *c, const unsigned char *want,
 /* expect-eof: c must end within the bound with nothing unread. */
 static void run_expect_eof(struct conn *c)
 {
-    long long deadline = now_ms() + peer.bound_ms;
-    for (long long left; !c->eof && (left = deadline - now_ms()) >= 0;)
+    long long deadline = tool_now_ms() + peer.bound_ms;
+    for (long long left; !c->eof && (left = deadline - tool_now_ms()) >= 0;)
         pump(left, -1);
     if (c->eof && c->len == 0) {
         log_note(c, KIND_RECEIVED, "end of file");
@@ -897,7 +891,7 @@ static void run_expect_eof(struct conn *c)
 /* expect-silence: nothing may arrive on c for ms, and it must stay open. */
 static void run_expect_silence(struct conn *c, unsigned long long ms)
 {
-    pump_until(now_ms() + (long long)ms);
+    pump_until(tool_now_ms() + (long long)ms);
     pump(0, -1);
     if (c->len == 0 && !c->eof)
         return;
@@ -922,7 +916,7 @@ static void run_print_lines(struct conn *c, bool until_eof)
     format_bound(waited, sizeof waited, peer.bound_ms);
     for (;;) {
         size_t n = 0;
-        enum line_wait got = wait_line(c, now_ms() + peer.bound_ms, &n);
+        enum line_wait got = wait_line(c, tool_now_ms() + peer.bound_ms, &n);
         if (got == GOT_LINE && (total += n + 1) > INPUT_LIMIT) {
             fail_begin(c);
             field("failed");
@@ -980,7 +974,7 @@ static int connect_before(int fd, const struct addrinfo *ai,
     if (errno != EINPROGRESS && errno != EINTR)
         return errno;
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - tool_now_ms();
         if (left < 0)
             return ETIMEDOUT;
         if (pump(left, fd))
@@ -1005,7 +999,7 @@ static void open_conn(struct conn *c)
     if (rc != 0)
         quit(1, "connect %s:%s: %s", peer.host, peer.port,
                 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-    long long deadline = now_ms() + peer.bound_ms;
+    long long deadline = tool_now_ms() + peer.bound_ms;
     int err = 0;
     for (const struct addrinfo *ai = list; ai && c->fd < 0; ai = ai->ai_next) {
         int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
@@ -1052,10 +1046,10 @@ static void listen_and_accept(struct conn *c, unsigned short port)
     printf("listening on port %u\n", (unsigned)port);
     fflush(stdout);
 
-    long long deadline = now_ms() + peer.bound_ms;
+    long long deadline = tool_now_ms() + peer.bound_ms;
     while (c->fd < 0) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        long long left = deadline - now_ms();
+        long long left = deadline - tool_now_ms();
         if (left < 0) {
             char waited[32];
             format_bound(waited, sizeof waited, peer.bound_ms);
@@ -1222,22 +1216,22 @@ static void run_command(const struct command *cmd)
         run_send(cmd, c);
         break;
     case OP_PAUSE:
-        pump_until(now_ms() + (long long)cmd->num[0]);
+        pump_until(tool_now_ms() + (long long)cmd->num[0]);
         break;
     case OP_EXPECT:
         format_bound(waited, sizeof waited, peer.bound_ms);
-        expect_line(c, cmd->text, cmd->text_len, now_ms() + peer.bound_ms,
+        expect_line(c, cmd->text, cmd->text_len, tool_now_ms() + peer.bound_ms,
                     waited, 0, 0);
         break;
     case OP_EXPECT_WITHIN:
         snprintf(waited, sizeof waited, "%llu ms", cmd->num[0]);
         expect_line(c, cmd->text, cmd->text_len,
-                    now_ms() + (long long)cmd->num[0], waited, 0, 0);
+                    tool_now_ms() + (long long)cmd->num[0], waited, 0, 0);
         break;
     case OP_EXPECT_REPEAT:
         format_bound(waited, sizeof waited, peer.bound_ms);
         for (unsigned long long i = 1; i <= cmd->num[0]; i++)
-            expect_line(c, cmd->text, cmd->text_len, now_ms() + peer.bound_ms,
+            expect_line(c, cmd->text, cmd->text_len, tool_now_ms() + peer.bound_ms,
                         waited, i, cmd->num[0]);
         break;
     case OP_EXPECT_EOF:
@@ -1267,19 +1261,6 @@ static void run_command(const struct command *cmd)
         peer.bound_ms = (long long)cmd->num[0];
         break;
     }
-}
-
-/* The whole run's bound (-T) passed: says so and stops at once (only
- * async-signal-safe calls here). */
-static char run_bound_message[96];
-static size_t run_bound_length;
-
-static void on_run_bound(int signal_number)
-{
-    (void)signal_number;
-    if (write(STDERR_FILENO, run_bound_message, run_bound_length) < 0)
-        _exit(124);
-    _exit(124);
 }
 
 int main(int argc, char **argv)
@@ -1337,19 +1318,8 @@ int main(int argc, char **argv)
         i += 2;
     }
     parse_script(argc, argv, i, listen_port != NULL);
-    if (run_bound_ms > 0) {
-        unsigned int seconds = (unsigned int)((run_bound_ms + 999) / 1000);
-        struct sigaction on_alarm;
-        int n = snprintf(run_bound_message, sizeof run_bound_message,
-                         "peer: stopped: the whole run's bound (-T %u s) "
-                         "passed\n", seconds);
-        run_bound_length = n > 0 && (size_t)n < sizeof run_bound_message
-                           ? (size_t)n : 0;
-        memset(&on_alarm, 0, sizeof on_alarm);
-        on_alarm.sa_handler = on_run_bound;
-        sigaction(SIGALRM, &on_alarm, NULL);
-        alarm(seconds);
-    }
+    if (run_bound_ms > 0)
+        tool_run_bound("peer", (unsigned int)((run_bound_ms + 999) / 1000));
 
     if (listen_port)
         listen_and_accept(&peer.conns[0], (unsigned short)port);

@@ -1,0 +1,42 @@
+/* tool.c - what the test tools share (see tool.h). */
+#include "tool.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+long long tool_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The message written when the run's bound passes, made beforehand: the
+ * handler may only call async-signal-safe functions. */
+static char run_bound_message[128];
+static size_t run_bound_length;
+
+static void on_run_bound(int signal_number)
+{
+    (void)signal_number;
+    if (write(STDERR_FILENO, run_bound_message, run_bound_length) < 0)
+        _exit(124);
+    _exit(124);
+}
+
+void tool_run_bound(const char *program, unsigned int seconds)
+{
+    struct sigaction on_alarm;
+    int n = snprintf(run_bound_message, sizeof run_bound_message,
+                     "%s: stopped: the whole run's bound (-T %u s) passed\n", program, seconds);
+
+    run_bound_length = n > 0 && (size_t)n < sizeof run_bound_message ? (size_t)n : 0;
+    memset(&on_alarm, 0, sizeof on_alarm);
+    on_alarm.sa_handler = on_run_bound;
+    sigaction(SIGALRM, &on_alarm, NULL);
+    alarm(seconds);
+}
