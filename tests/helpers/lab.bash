@@ -364,7 +364,20 @@ server_start_ready() {
 # matching REGEX (extended, as grep -E), e.g. that a client is connected.
 # Bounded by T_WAIT.
 wait_for_output() {
-    local role=$1 regex=$2 deadline=$((SECONDS + T_WAIT)) line ended=""
+    wait_for_lines "$1" "$2" 1 "$T_WAIT"
+}
+
+# wait_for_count ROLE REGEX COUNT: waits until the role's stdout has COUNT
+# lines matching REGEX. Bounded by T_RUN (for long streams).
+wait_for_count() {
+    wait_for_lines "$1" "$2" "$3" "$T_RUN"
+}
+
+# wait_for_lines ROLE REGEX COUNT BOUND: waits until the role's stdout has
+# COUNT lines matching REGEX (extended, as grep -E), BOUND seconds at most;
+# fails saying what the role printed if it ends or the bound passes first.
+wait_for_lines() {
+    local role=$1 regex=$2 count=$3 bound=$4 deadline=$((SECONDS + $4)) got=0 line ended=""
     scan_start "$LOGS/$role.out"
     while :; do
         # Once the role has ended, one more look at all it wrote.
@@ -373,21 +386,34 @@ wait_for_output() {
             scan_more $ended
             for line in "${SCAN_LINES[@]}"; do
                 if [[ $line =~ $regex ]]; then
-                    return 0
+                    got=$((got + 1))
                 fi
             done
         fi
-        if [[ -n $SCAN_BIG ]] && grep -qE -- "$regex" "$LOGS/$role.out"; then # a long log
+        if [[ -n $SCAN_BIG ]]; then # a long log: grep counts faster
+            got=$(grep -cE -- "$regex" "$LOGS/$role.out" || true)
+        fi
+        if ((got >= count)); then
             return 0
         fi
         if [[ -n $ended ]]; then
-            fail "$(printf 'the %s exited before printing a line matching /%s/\n%s' \
-                "$role" "$regex" "$(describe_logs "$role")")"
+            if ((count == 1)); then
+                fail "$(printf 'the %s exited before printing a line matching /%s/\n%s' \
+                    "$role" "$regex" "$(describe_logs "$role")")"
+            else
+                fail "$(printf 'the %s exited after %s of %s lines matching /%s/\n%s' \
+                    "$role" "$got" "$count" "$regex" "$(describe_logs "$role")")"
+            fi
             return 1
         fi
         if ((SECONDS >= deadline)); then
-            fail "$(printf 'the %s did not print a line matching /%s/ within %s s\n%s' \
-                "$role" "$regex" "$T_WAIT" "$(describe_logs "$role")")"
+            if ((count == 1)); then
+                fail "$(printf 'the %s did not print a line matching /%s/ within %s s\n%s' \
+                    "$role" "$regex" "$bound" "$(describe_logs "$role")")"
+            else
+                fail "$(printf 'the %s printed %s of %s lines matching /%s/ within %s s\n%s' \
+                    "$role" "$got" "$count" "$regex" "$bound" "$(describe_logs "$role")")"
+            fi
             return 1
         fi
         lab_sleep

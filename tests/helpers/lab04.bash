@@ -102,42 +102,6 @@ peer_start_at() {
     LAB_PID[$role]=$!
 }
 
-# wait_for_count ROLE REGEX COUNT: waits until the role's stdout has COUNT
-# lines matching REGEX (extended, as grep -E). Bounded by T_RUN (for long
-# streams).
-wait_for_count() {
-    local role=$1 regex=$2 count=$3 deadline=$((SECONDS + T_RUN)) got=0 line ended=""
-    scan_start "$LOGS/$role.out"
-    while :; do
-        is_running "$role" || ended=--all
-        if [[ -z $SCAN_BIG ]]; then
-            scan_more $ended
-            for line in "${SCAN_LINES[@]}"; do
-                if [[ $line =~ $regex ]]; then
-                    got=$((got + 1))
-                fi
-            done
-        fi
-        if [[ -n $SCAN_BIG ]]; then # a long log: grep counts faster
-            got=$(grep -cE -- "$regex" "$LOGS/$role.out" || true)
-        fi
-        if ((got >= count)); then
-            return 0
-        fi
-        if [[ -n $ended ]]; then
-            fail "$(printf 'the %s exited after %s of %s lines matching /%s/\n%s' \
-                "$role" "$got" "$count" "$regex" "$(describe_logs "$role")")"
-            return 1
-        fi
-        if ((SECONDS >= deadline)); then
-            fail "$(printf 'the %s printed %s of %s lines matching /%s/ within %s s\n%s' \
-                "$role" "$got" "$count" "$regex" "$T_RUN" "$(describe_logs "$role")")"
-            return 1
-        fi
-        lab_sleep
-    done
-}
-
 # matching_lines ROLE REGEX: sets output to the lines of the role's stdout
 # that match REGEX (extended), one a line, and lines to them (like run grep,
 # without its processes for a short log).
