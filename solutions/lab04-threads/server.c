@@ -72,11 +72,15 @@ static int send_all_iov(int fd, struct iovec *iov, int count)
 
     while (count > 0) {
         sent = writev(fd, iov, count);
-        if (sent == -1 && errno != EINTR)
+        if (sent == -1) {
+            if (errno == EINTR)
+                continue;
             return -1;
-        for (; sent > 0 && (size_t)sent >= iov->iov_len; iov++, count--)
+        }
+        /* Past the buffers sent whole (empty ones too), into the one cut. */
+        for (; count > 0 && (size_t)sent >= iov->iov_len; iov++, count--)
             sent -= (ssize_t)iov->iov_len;
-        if (sent > 0) {
+        if (count > 0) {
             iov->iov_base = (char *)iov->iov_base + sent;
             iov->iov_len -= (size_t)sent;
         }
