@@ -39,6 +39,76 @@ teardown() { lab_teardown; }
 
 # ---- the server ---------------------------------------------------------
 
+# With step 1 alone the server stops at the TODO of step 2, before its socket
+# has an address: nothing outside the process can see the socket yet. So the
+# first test checks that the server gets past step 1; the second watches its
+# calls with strace; "the server restarts at once on the same port" (step 6)
+# checks what SO_REUSEADDR is for.
+
+@test "step 1 (socket): the server gets past step 1 (no 'TODO step 1', no 'socket:' or 'setsockopt:' error)" {
+    server_start 0
+    # It listens, or it still runs after T_READY (a later step waits, and
+    # socket() never does): step 1 is behind it. Otherwise it ended: why?
+    local deadline=$((SECONDS + T_READY))
+    scan_start "$LOGS/server.out"
+    while is_running server; do
+        scan_listening && return 0
+        ((SECONDS < deadline)) || return 0
+        lab_sleep
+    done
+    scan_listening && return 0
+    reap server
+    local err
+    err=$(cat "$LOGS/server.err")
+    if [[ $err == *"TODO step 1:"* ]]; then
+        fail "$(printf 'the server stopped at the TODO of step 1 (status %s): write the step, then delete its todo(1, ...) call\n%s' \
+            "$EXIT_STATUS" "$(describe_logs server)")"
+        return 1
+    fi
+    if [[ $'\n'$err == *$'\n'socket:* || $'\n'$err == *$'\n'setsockopt:* ]]; then
+        fail "$(printf 'socket() or setsockopt() failed (status %s)\n%s' "$EXIT_STATUS" "$(describe_logs server)")"
+        return 1
+    fi
+    # Past step 1: stopped at a later TODO, or a later call failed.
+    local later='(^|'$'\n'')(TODO step ([2-9]|10):|bind:|listen:|getsockname:|accept:)'
+    if ! [[ $err =~ $later ]]; then
+        fail "$(printf 'the server ended with no sign of getting past step 1 (a later TODO, or a bind, listen or accept error): it %s\n%s' \
+            "$(how_it_ended "$EXIT_STATUS" "$LOGS/server.err")" "$(describe_logs server)")"
+        return 1
+    fi
+}
+
+@test "step 1 (socket): socket() gives an IPv4 TCP socket, setsockopt() turns SO_REUSEADDR on (seen with strace)" {
+    require_strace
+    # strace logs these calls and makes bind() and listen() fail, so that a
+    # server written further stops there instead of waiting for a client.
+    lab_run timeout -k 2 "$T_RUN" strace -qq -o "$LOGS/strace.out" \
+        -e trace=socket,setsockopt,bind,listen -e inject=bind,listen:error=EADDRINUSE \
+        "$LAB_DIR/server" 0 </dev/null 3>&- 4>&-
+    local call calls=() fd="" reuse=""
+    mapfile -t calls <"$LOGS/strace.out"
+    for call in "${calls[@]}"; do
+        if [[ -z $fd && $call =~ ^socket\(AF_INET,\ SOCK_STREAM[|A-Z_]*,\ [A-Z_0-9]+\)\ =\ ([0-9]+)$ ]]; then
+            fd=${BASH_REMATCH[1]}
+        elif [[ -n $fd && $call =~ ^setsockopt\($fd,\ SOL_SOCKET,\ SO_REUSEADDR,\ \[[1-9][0-9]*\],\ [0-9]+\)\ =\ 0$ ]]; then
+            reuse=1
+        fi
+    done
+    local seen
+    seen=$(printf '  strace saw:\n'
+        printf '    %s\n' "${calls[@]:-(none of socket, setsockopt, bind, listen)}"
+        printf "  the server's standard error:\n"
+        printf '    %s\n' "${stderr_lines[@]:-(nothing)}")
+    if [[ -z $fd ]]; then
+        fail "$(printf 'no socket(AF_INET, SOCK_STREAM, ...) gave a descriptor\n%s' "$seen")"
+        return 1
+    fi
+    if [[ -z $reuse ]]; then
+        fail "$(printf 'no setsockopt(%s, SOL_SOCKET, SO_REUSEADDR, [1], ...) succeeded on that socket\n%s' "$fd" "$seen")"
+        return 1
+    fi
+}
+
 @test "step 2 (bind): a port already taken gives 'bind: Address already in use' and exit 1" {
     expect_bind_in_use
 }
@@ -56,7 +126,7 @@ teardown() { lab_teardown; }
         if [[ $(cat "$LOGS/server.err") == "bind: Address already in use" ]]; then
             skip "port 12800 is used by another program on this machine"
         fi
-        fail "$(printf 'the server exited (status %s) instead of listening\n%s' "$EXIT_STATUS" "$(describe_logs server)")"
+        fail "$(printf 'the server ended instead of listening: it %s\n%s' "$(how_it_ended "$EXIT_STATUS" "$LOGS/server.err")" "$(describe_logs server)")"
     fi
     expect_equal "the listening line" "listening on port 12800" "$(head -n 1 "$LOGS/server.out")"
 }
@@ -245,16 +315,21 @@ teardown() { lab_teardown; }
 
 # ---- the client -------------------------------------------------------------
 
+# The tests of step 8 look at the connection only. With step 8 written and
+# step 9 not yet, the client connects, prints its "connected to" line, then
+# stops at the TODO of step 9: all that step 8 asks is done, so client_run
+# --todo-after 8 takes that stop as the end of the run.
+
 @test "step 8 (connect): the client prints 'connected to HOST:PORT' as given" {
     server_start_ready 0
-    client_run 127.0.0.1 "$PORT" <<<"fin"
+    client_run --todo-after 8 127.0.0.1 "$PORT" <<<"fin"
     assert_line --index 0 "connected to 127.0.0.1:$PORT"
     server_wait_end
 }
 
 @test "step 8 (connect): the client resolves 'localhost'" {
     server_start_ready 0
-    client_run localhost "$PORT" <<<"fin"
+    client_run --todo-after 8 localhost "$PORT" <<<"fin"
     assert_line --index 0 "connected to localhost:$PORT"
     server_wait_end
 }

@@ -14,11 +14,12 @@
  *       Runs the commands given as arguments; without any, reads them from
  *       standard input, one command a line (words separated by spaces), and
  *       runs each as soon as its line arrives, so that a test can drive it
- *       step by step through a FIFO.  After each command it prints one line
+ *       one command at a time through a FIFO.  After each command it prints one line
  *       on stdout, "ok <what happened>".  On a failure it prints why on
  *       stderr and exits 1; at the end of the commands it exits 0.
  *   -t SECONDS is the bound of each wait (default 5, decimals allowed):
- *       a command fails when nothing it waits for happened for that long.
+ *       a command fails when nothing it waits for happened for that long,
+ *       with a message that starts "lab03-crowd: timeout: ".
  *
  * COMMANDS  (connections are numbered from 1 in the order they were opened;
  *            A B is the range of connections A to B, both included)
@@ -248,6 +249,9 @@ static void open_one(int rcvbuf, int sndbuf)
         }
     }
     freeaddrinfo(list);
+    if (fd < 0 && err == ETIMEDOUT)
+        fail("timeout: open: connection %d to %s:%s was not accepted within "
+             "%lld ms", conn_count + 1, host, port, bound_ms);
     if (fd < 0)
         fail("open: connection %d to %s:%s: %s", conn_count + 1, host, port,
              strerror(err));
@@ -370,9 +374,9 @@ static void wait_all(int first, int last, char *pending,
             break;
         long long left = deadline - tool_now_ms();
         if (left <= 0) {
-            fprintf(stderr, "lab03-crowd: %s %d %d: nothing more arrived for "
-                    "%lld ms on %lu connection(s):", command, first, last,
-                    bound_ms, (unsigned long)n);
+            fprintf(stderr, "lab03-crowd: timeout: %s %d %d: the server sent "
+                    "nothing more for %lld ms on %lu connection(s):", command,
+                    first, last, bound_ms, (unsigned long)n);
             for (nfds_t i = 0; i < n && i < 20; i++)
                 fprintf(stderr, " %d", owner[i]);
             fprintf(stderr, n > 20 ? " ...\n" : "\n");
@@ -485,8 +489,8 @@ static void run_hello(char **words)
         int n = snprintf(text, sizeof text, "hello %d\n", k);
         int err = send_text(k, text, (size_t)n);
         if (err == ETIMEDOUT)
-            fail("hello: connection %d: the server read nothing for %lld ms",
-                 k, bound_ms);
+            fail("timeout: hello: connection %d: the server read nothing for "
+                 "%lld ms", k, bound_ms);
         hello_pending[k] = 1;   /* a failed send: maybe refused, read it */
     }
     wait_all(first, last, hello_pending, hello_line, hello_end, "hello");
@@ -544,7 +548,7 @@ static void run_flood(char **words)
             struct pollfd p = {.fd = conns[k].fd, .events = POLLOUT};
             int ready = poll(&p, 1, (int)bound_ms);
             if (ready == 0)
-                fail("flood %d: after %llu bytes the server read nothing "
+                fail("timeout: flood %d: after %llu bytes the server read nothing "
                      "from this connection for %lld ms (it stopped reading "
                      "this client: is it blocked, sending to it?)",
                      k, sent, bound_ms);
@@ -654,8 +658,8 @@ static void run_read(char **words)
         struct pollfd p = {.fd = conns[k].fd, .events = POLLIN};
         long long left = deadline - tool_now_ms();
         if (left <= 0 || poll(&p, 1, (int)left) == 0)
-            fail("read %d: nothing arrived for %lld ms after %lld of %lld "
-                 "lines", k, bound_ms, got, count);
+            fail("timeout: read %d: the server sent nothing for %lld ms after "
+                 "%lld of %lld lines", k, bound_ms, got, count);
     }
     printf("ok read %d: %lld lines\n", k, count);
     free(text);
@@ -695,7 +699,7 @@ static void run_exchange(char **words)
                                              | (may_read ? POLLIN : 0))};
         long long left = deadline - now;
         if (left <= 0)
-            fail("exchange %d: nothing moved for %lld ms: %lld of %lld bytes "
+            fail("timeout: exchange %d: nothing moved for %lld ms: %lld of %lld bytes "
                  "sent, %lld of %lld answers received", k, bound_ms, sent,
                  total, got, count);
         /* Wake up when reading is allowed again, or at the deadline. */
@@ -769,7 +773,7 @@ static void run_wait_drop(char **words)
             break;
         }
         if (tool_now_ms() > deadline)
-            fail("wait-drop %d: the server did not close this connection "
+            fail("timeout: wait-drop %d: the server did not close this connection "
                  "within %lld ms (it never reads its answers: a server "
                  "stuck in send() to it serves nobody, and does not stop)",
                  k, bound_ms);

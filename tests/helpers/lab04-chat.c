@@ -20,10 +20,11 @@
  *       can), until a connection fails (the server stopped listening) or
  *       MAX are open, printing "open N" every 10, then "opened N"; then
  *       reads them all to their end (end of file or a reset).  Fails,
- *       printing "hung (...): K..." (connections numbered from 1), if some
- *       did not end within the bound.
+ *       printing "timeout: hung (...): K..." (connections numbered from 1),
+ *       if some did not end within the bound.
  *   -t SECONDS (default 5, decimals allowed) bounds every wait: the program
- *       fails when nothing moved on any connection for that long.
+ *       fails when nothing moved on any connection for that long, with a
+ *       message that starts "lab04-chat: timeout: ".
  *   -T SECONDS bounds the whole run (whole seconds): past it, the program
  *       stops at once, saying so, with exit status 124 (as timeout(1)
  *       would, without another process to start).
@@ -79,17 +80,17 @@
  *
  * OWE
  *   Opens one client per HOW (at most 8), which never read (with OPTIONS,
- *   as for idle), then a sender S.  S sends lines of 1000 bytes, a step at
- *   a time; after each step it waits until the server has taken all of it,
+ *   as for idle), then a sender S.  S sends lines of 1000 bytes, a batch at
+ *   a time; after each batch it waits until the server has taken all of it,
  *   and then until the other clients' connection buffers stop growing (both seen in /proc/net/tcp and
  *   tcp6: the queues of both ends of each connection, which all live on this
  *   machine).  It stops once the server holds at least BYTES of lines for
  *   each of them that its connection buffers cannot take (relayed to it,
  *   minus what those buffers hold): its writer is then stuck in send() or
- *   waiting for room.  The steps are small once the buffers are full, so
+ *   waiting for room.  The batches are small once the buffers are full, so
  *   that the server holds not much more than BYTES: less than a high-water
  *   mark, it goes on taking lines (if it stops taking S's lines instead, for
- *   the bound, it holds even more: that ends the steps too).  Then each of
+ *   the bound, it holds even more: that ends the batches too).  Then each of
  *   them does as its HOW says: "fin" sends "fin\n", "shut-write" ends its
  *   side (shutdown(SHUT_WR)), "stay" nothing.  The program prints, for each,
  *     ok owe: client-K is owed N bytes beyond the M in its connection; HOW
@@ -132,9 +133,9 @@
 #define CHUNK_SIZE (64 * 1024)      /* bytes the sender hands to send() */
 #define DIGITS 10                   /* the line number at a line's start */
 #define OWE_LINE 1000               /* owe: the sender's line size */
-#define OWE_FIRST (2 * 1024 * 1024) /* owe: the first step, in bytes */
-#define OWE_STEP (256 * 1024)       /* owe: a step while the buffers fill */
-#define OWE_LEAST (32 * 1024)       /* owe: the smallest step; every step
+#define OWE_FIRST (2 * 1024 * 1024) /* owe: the first batch, in bytes */
+#define OWE_BATCH (256 * 1024)      /* owe: a batch while the buffers fill */
+#define OWE_LEAST (32 * 1024)       /* owe: the smallest batch; every batch
                                        where the buffers are set small */
 #define OWE_MAX 8                   /* owe: clients owed lines, at most */
 #define SHOW 60                     /* bytes of a line shown in messages */
@@ -378,8 +379,8 @@ static struct client *add_client(enum role role, struct options opt)
         struct pollfd p = {.fd = c->fd, .events = POLLIN};
         long long left = deadline - tool_now_ms();
         if (left <= 0 || poll(&p, 1, (int)left) == 0)
-            fail("connection %d: no welcome within %lld ms (got %zu bytes)",
-                 client_count + 1, bound_ms, n);
+            fail("timeout: connection %d: no welcome within %lld ms (got %zu "
+                 "bytes)", client_count + 1, bound_ms, n);
     }
     line[n - 1] = '\0';
     if (sscanf(line, "welcome client-%d", &number) != 1 || number < 1
@@ -700,8 +701,8 @@ static void run_relay(void)
             break;
         if (now - last_progress >= bound_ms) {
             fflush(stdout);
-            fprintf(stderr, "lab04-chat: nothing moved on any connection for "
-                    "%lld ms:\n", bound_ms);
+            fprintf(stderr, "lab04-chat: timeout: nothing moved on any "
+                    "connection for %lld ms:\n", bound_ms);
             dump_state();
             exit(1);
         }
@@ -959,7 +960,7 @@ static void run_burst(long long max, long long gap_ms)
         if (fds[k] < 0)
             continue;
         if (hung++ == 0)
-            printf("hung (no end within %lld ms):", bound_ms);
+            printf("timeout: hung (no end within %lld ms):", bound_ms);
         printf(" %d", k + 1);
     }
     if (hung) {
@@ -1070,12 +1071,12 @@ static void run_owe(long long target, struct options opt, int count, char **hows
     total_lines = LLONG_MAX / OWE_LINE;
     out = xmalloc(CHUNK_SIZE);
     s_port = local_port(s->fd);
-    /* Buffers set small take little: small steps then, not to overshoot. */
-    long long first_step = opt.rcvbuf > 0 ? OWE_LEAST : OWE_FIRST;
-    long long grow_step = opt.rcvbuf > 0 ? OWE_LEAST : OWE_STEP;
-    for (long long step = first_step; !held;) {
+    /* Buffers set small take little: small batches then, not to overshoot. */
+    long long first_batch = opt.rcvbuf > 0 ? OWE_LEAST : OWE_FIRST;
+    long long grow_batch = opt.rcvbuf > 0 ? OWE_LEAST : OWE_BATCH;
+    for (long long batch = first_batch; !held;) {
         long long deadline;
-        held = owe_send(step);
+        held = owe_send(batch);
         /* the server takes all of it, unless it holds the sender up */
         deadline = tool_now_ms() + bound_ms;
         while (!held && kernel_bytes(s_port, server_port) > 0) {
@@ -1110,8 +1111,8 @@ static void run_owe(long long target, struct options opt, int count, char **hows
         if (least >= target)
             break;
         /* While a client's buffers still grow, what it is owed is below 0. */
-        step = least < 0 ? grow_step : target - least > OWE_LEAST ? target - least
-                                                                  : OWE_LEAST;
+        batch = least < 0 ? grow_batch : target - least > OWE_LEAST ? target - least
+                                                                    : OWE_LEAST;
         if (sent_bytes > 256LL * 1024 * 1024)
             fail("owe: 256 MiB sent and the server still holds only %lld "
                  "bytes for a client beyond its connection's", least);
@@ -1143,8 +1144,8 @@ static void run_owe(long long target, struct options opt, int count, char **hows
         struct pollfd p = {.fd = s->fd, .events = POLLIN};
         long long left = deadline - tool_now_ms();
         if (left <= 0 || poll(&p, 1, (int)left) == 0)
-            fail("owe: the server did not close client-%d's connection "
-                 "within %lld ms", s->number, 3 * bound_ms);
+            fail("timeout: owe: the server did not close client-%d's "
+                 "connection within %lld ms", s->number, 3 * bound_ms);
         read_some(s, LLONG_MAX);
     }
     /* The owed clients' ends, after what they were sent: a cut line is fine
@@ -1154,8 +1155,8 @@ static void run_owe(long long target, struct options opt, int count, char **hows
         while (a->end == OPEN) {
             struct pollfd p = {.fd = a->fd, .events = POLLIN};
             if (poll(&p, 1, (int)bound_ms) == 0)
-                fail("owe: client-%d's connection did not end (nothing for "
-                     "%lld ms after %lld bytes)", a->number, bound_ms,
+                fail("timeout: owe: client-%d's connection did not end "
+                     "(nothing for %lld ms after %lld bytes)", a->number, bound_ms,
                      a->received);
             read_some(a, LLONG_MAX);
         }

@@ -59,7 +59,10 @@ client_start() {
 client_end() {
     wait_exit "$1" "$T_RUN" || return 1
     if ((EXIT_STATUS != 0)); then
-        fail "$(printf 'the client %s exited with status %s; expected 0\n%s' "$1" "$EXIT_STATUS" "$(describe_logs "$1")")"
+        tool_report "$1"
+        fail "$(printf 'the client %s should exit with status 0; it %s\n%s%s' "$1" \
+            "$(how_it_ended "$EXIT_STATUS" "$LOGS/$1.err")" "${TOOL_REPORT:+$TOOL_REPORT$'\n'}" \
+            "$(describe_logs "$1")")"
         return 1
     fi
     check_tool_logs "$1"
@@ -81,10 +84,19 @@ socket_send() {
 # socket_expect NAME LINE: the next line read from the socket NAME (within
 # T_WAIT) must be LINE.
 socket_expect() {
-    local line
-    if ! IFS= read -r -t "$T_WAIT" -u "${SOCKET_FD[$1]}" line; then
-        fail "$(printf 'connection %s: expected %s within %s s; got %s' "$1" "$(visible "$2")" \
-            "$T_WAIT" "$( [[ -n ${line:-} ]] && visible "$line" || echo 'nothing (or the end)')")"
+    local line="" read_status=0
+    IFS= read -r -t "$T_WAIT" -u "${SOCKET_FD[$1]}" line || read_status=$?
+    # (read: above 128 when its time ran out, 1 at the end of the input.)
+    if ((read_status > 128)); then
+        fail "$(printf 'timeout: the server sent no whole line on connection %s within %s s\n  expected: %s\n  got:      %s' \
+            "$1" "$T_WAIT" "$(visible "$2")" "$([[ -n $line ]] && echo "$(visible "$line") (no newline yet)" || echo nothing)")"
+        return 1
+    fi
+    if ((read_status != 0)); then
+        went_wrong "the server closed connection $1 before a whole line" \
+            "$(printf '  expected: %s\n  got:      %s' "$(visible "$2")" \
+                "$([[ -n $line ]] && echo "$(visible "$line") then the end" || echo "the end")")"
+        fail "$WENT_WRONG"
         return 1
     fi
     expect_equal "the next line on connection $1" "$2" "$line"
@@ -261,9 +273,8 @@ chat() {
         echo "# $line" >&3
     done
     if ((status != 0)); then
-        local why=$stderr
-        ((status == 124)) && why+=$'\n'"(lab04-chat itself was stopped after $bound s)"
-        fail "$(printf 'the chat went wrong (lab04-chat %s):\n%s\n  its summary so far:\n%s' "$*" "$why" "$output")"
+        went_wrong "the chat went wrong (lab04-chat $*)" "$stderr"
+        fail "$(printf '%s\n  its summary so far:\n%s' "$WENT_WRONG" "$output")"
         return 1
     fi
 }
@@ -290,11 +301,12 @@ chat_wait_owing() {
         if ! is_running "$1"; then
             wait_exit "$1" "$T_WAIT"
             ((EXIT_STATUS == 3)) && skip "$(cat "$LOGS/$1.out")"
-            fail "$(printf 'lab04-chat (owe) ended with status %s:\n%s' "$EXIT_STATUS" "$(cat "$LOGS/$1.err")")"
+            went_wrong "lab04-chat (owe) ended with status $EXIT_STATUS" "$(cat "$LOGS/$1.err")"
+            fail "$WENT_WRONG"
             return 1
         fi
         if ((SECONDS >= deadline)); then
-            fail "$(printf 'lab04-chat (owe) did not get the server to owe its clients within %s s:\n%s' \
+            fail "$(printf 'timeout: lab04-chat (owe) did not get the server to owe its clients within %s s:\n%s' \
                 "$T_RUN" "$(cat "$LOGS/$1.err")")"
             return 1
         fi
@@ -308,7 +320,8 @@ chat_wait_owing() {
 chat_end() {
     wait_exit "$1" "$((3 * T_RUN))" || return 1
     if ((EXIT_STATUS != 0)); then
-        fail "$(printf 'lab04-chat (%s) ended with status %s:\n%s' "$1" "$EXIT_STATUS" "$(cat "$LOGS/$1.err")")"
+        went_wrong "lab04-chat ($1) ended with status $EXIT_STATUS" "$(cat "$LOGS/$1.err")"
+        fail "$WENT_WRONG"
         return 1
     fi
     grep '^ok end: ' "$LOGS/$1.out" | sed 's/^/# /' >&3

@@ -82,13 +82,16 @@
  * quotes).  Failure messages also shorten long texts in the middle:
  * "first 60 bytes…(N bytes)…last 60 bytes".
  *
- * FAILURE MESSAGES show the last steps of the connection's conversation,
- * then what was expected and what came instead, e.g.:
+ * FAILURE MESSAGES show the last exchanges of the connection's
+ * conversation, then what was expected and what came instead, e.g.:
  *   peer: connection 1: expectation failed at command 3 (expect "bye")
  *     sent      "hello\n"
  *     received  "OK\n"
  *     expected  "bye"
  *     got       "BYE\r"
+ * When a wait's bound passes, the first line starts with what did not
+ * happen, as "peer: timeout: the server sent no line within 3 s
+ * (connection 1, command 3: expect "bye")".
  */
 
 #include <arpa/inet.h>
@@ -193,7 +196,7 @@ struct excerpt {
 
 enum entry_kind { KIND_SENT, KIND_RECEIVED };
 
-/* One step of a conversation, for the transcript of failure messages. */
+/* One exchange of a conversation, for the transcript of failure messages. */
 struct log_entry {
     enum entry_kind kind;
     struct excerpt text;
@@ -227,6 +230,7 @@ static struct {
     int command_count;
     int current;            /* index of the running command, -1 before */
     bool lazy;              /* --lazy: read only the current connection */
+    bool listening;         /* --listen: the other side is a client */
 } peer = {.bound_ms = DEFAULT_BOUND_MS, .current = -1};
 
 /* ---------------------------------------------------------------- basics */
@@ -506,6 +510,21 @@ static void field(const char *label)
     fprintf(stderr, "  %-10s", label);
 }
 
+/* Prints the running command as written: expect "bye". */
+static void print_command(void)
+{
+    const struct command *cmd = &peer.commands[peer.current];
+    const char *args = cmd->spec->args;
+    fputs(cmd->spec->word, stderr);
+    for (int k = 0; args[k]; k++) {
+        fputc(' ', stderr);
+        if (args[k] == 'T')
+            print_quoted(cmd->text, cmd->text_len);
+        else
+            fputs(peer.argv[cmd->argi + 1 + k], stderr);
+    }
+}
+
 /* Starts a failure message about connection c: header and transcript. */
 static void fail_begin(const struct conn *c)
 {
@@ -515,20 +534,35 @@ static void fail_begin(const struct conn *c)
         fputs("failed before the first command\n", stderr);
     } else {
         const struct command *cmd = &peer.commands[peer.current];
-        const char *args = cmd->spec->args;
         fprintf(stderr, (cmd->spec->flags & CHECKS)
                 ? "expectation failed at command %d (" : "command %d failed (",
                 peer.current + 1);
-        fputs(cmd->spec->word, stderr);
-        for (int k = 0; args[k]; k++) {
-            fputc(' ', stderr);
-            if (args[k] == 'T')
-                print_quoted(cmd->text, cmd->text_len);
-            else
-                fputs(peer.argv[cmd->argi + 1 + k], stderr);
-        }
+        print_command();
         fputs(")\n", stderr);
     }
+    print_transcript(c);
+}
+
+/* The program at the other end of the connections, for messages. */
+static const char *other_side(void)
+{
+    return peer.listening ? "the client" : "the server";
+}
+
+/* Starts a failure message about a wait on c whose bound passed: "peer:
+ * timeout: the server WHAT within WAITED (connection 1, command 3: expect
+ * "bye")", then the transcript. */
+static void fail_begin_timeout(const struct conn *c, const char *what,
+                               const char *waited)
+{
+    fflush(stdout);
+    fprintf(stderr, "peer: timeout: %s %s within %s (connection %s",
+            other_side(), what, waited, c->name);
+    if (peer.current >= 0) {
+        fprintf(stderr, ", command %d: ", peer.current + 1);
+        print_command();
+    }
+    fputs(")\n", stderr);
     print_transcript(c);
 }
 
@@ -544,7 +578,8 @@ static void print_no_line(const struct conn *c, const char *waited)
 {
     field("got");
     if (!c->eof)
-        fprintf(stderr, "nothing within %s\n", waited);
+        fprintf(stderr, "no whole line within %s (the connection is open)\n",
+                waited);
     else if (c->read_error == ECONNRESET)
         fputs("connection reset\n", stderr);
     else if (c->read_error != 0)
@@ -794,15 +829,19 @@ static void run_send(const struct command *cmd, struct conn *c)
         && (next->spec->flags & READS))
         return;     /* the next command will judge what was received */
 
+    if (err == ETIMEDOUT) {
+        char waited[32];
+        format_bound(waited, sizeof waited, peer.bound_ms);
+        fail_begin_timeout(c, "read nothing of what peer sends", waited);
+        field("failed");
+        fprintf(stderr, "%llu bytes went out, then %s stopped reading "
+                "(it may be stuck, or busy elsewhere)\n", done, other_side());
+        fail_end();
+    }
     fail_begin(c);
     field("failed");
     if (broken) {
         fputs("connection closed by the other side while sending\n", stderr);
-    } else if (err == ETIMEDOUT) {
-        char waited[32];
-        format_bound(waited, sizeof waited, peer.bound_ms);
-        fprintf(stderr, "the other side read nothing for %s "
-                "(it may be stuck, or not reading)\n", waited);
     } else {
         fprintf(stderr, "send: %s\n", strerror(err));
     }
@@ -826,7 +865,10 @@ static void expect_line(struct conn *c, const unsigned char *want,
         consume(c, n + 1);
         return;
     }
-    fail_begin(c);
+    if (got == GOT_NOTHING)
+        fail_begin_timeout(c, "sent no line", waited);
+    else
+        fail_begin(c);
     field("expected");
     print_quoted(want, want_len);
     if (line_no > 0)
@@ -869,15 +911,18 @@ static void run_expect_eof(struct conn *c)
     }
     char waited[32];
     format_bound(waited, sizeof waited, peer.bound_ms);
+    if (c->len == 0) {
+        fail_begin_timeout(c, "did not close the connection", waited);
+        field("expected");
+        fputs("end of file\n", stderr);
+        field("got");
+        fputs("nothing (the connection stayed open)\n", stderr);
+        fail_end();
+    }
     fail_begin(c);
     field("expected");
     fputs("end of file\n", stderr);
     field("got");
-    if (c->len == 0) {
-        fprintf(stderr, "nothing within %s (the connection stayed open)\n",
-                waited);
-        fail_end();
-    }
     print_quoted(c->buf + c->start, c->len);
     if (!c->eof)
         fprintf(stderr, " and no end of file within %s\n", waited);
@@ -945,7 +990,11 @@ static void run_print_lines(struct conn *c, bool until_eof)
             fflush(stdout);
             return;
         }
-        fail_begin(c);
+        if (got == GOT_NOTHING)
+            fail_begin_timeout(c, until_eof ? "sent no line and did not close "
+                               "the connection" : "sent no line", waited);
+        else
+            fail_begin(c);
         field("expected");
         fputs(until_eof ? "more lines, or end of file\n" : "a line\n", stderr);
         print_no_line(c, waited);
@@ -1015,6 +1064,12 @@ static void open_conn(struct conn *c)
             close(fd);
     }
     freeaddrinfo(list);
+    if (c->fd < 0 && err == ETIMEDOUT) {
+        char waited[32];
+        format_bound(waited, sizeof waited, peer.bound_ms);
+        quit(1, "timeout: could not connect to %s:%s within %s (connection %s)",
+             peer.host, peer.port, waited, c->name);
+    }
     if (c->fd < 0)
         quit(1, "connect %s:%s: %s", peer.host, peer.port, strerror(err));
 }
@@ -1054,7 +1109,7 @@ static void listen_and_accept(struct conn *c, unsigned short port)
             char waited[32];
             format_bound(waited, sizeof waited, peer.bound_ms);
             close(fd);
-            quit(1, "no connection arrived on port %u within %s",
+            quit(1, "timeout: the client did not connect to port %u within %s",
                  (unsigned)port, waited);
         }
         if (poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left) > 0) {
@@ -1317,7 +1372,8 @@ int main(int argc, char **argv)
             quit(2, "\"%s\" is not a port number (1 to 65535)", peer.port);
         i += 2;
     }
-    parse_script(argc, argv, i, listen_port != NULL);
+    peer.listening = listen_port != NULL;
+    parse_script(argc, argv, i, peer.listening);
     if (run_bound_ms > 0)
         tool_run_bound("peer", (unsigned int)((run_bound_ms + 999) / 1000));
 

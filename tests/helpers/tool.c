@@ -32,7 +32,8 @@ void tool_run_bound(const char *program, unsigned int seconds)
 {
     struct sigaction on_alarm;
     int n = snprintf(run_bound_message, sizeof run_bound_message,
-                     "%s: stopped: the whole run's bound (-T %u s) passed\n", program, seconds);
+                     "%s: timeout: the whole run did not end within %u s (-T %u): stopped there\n",
+                     program, seconds, seconds);
 
     run_bound_length = n > 0 && (size_t)n < sizeof run_bound_message ? (size_t)n : 0;
     memset(&on_alarm, 0, sizeof on_alarm);

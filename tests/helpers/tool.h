@@ -5,9 +5,10 @@
 /* Milliseconds on a clock that never jumps (CLOCK_MONOTONIC). */
 long long tool_now_ms(void);
 
-/* Bounds the whole run: after seconds, prints "PROGRAM: stopped: the whole
- * run's bound (-T N s) passed" on stderr and exits 124 at once, whatever
- * the program is doing (an alarm and its handler, async-signal-safe). */
+/* Bounds the whole run: after seconds, prints "PROGRAM: timeout: the whole
+ * run did not end within N s (-T N): stopped there" on stderr and exits 124
+ * at once, whatever the program is doing (an alarm and its handler,
+ * async-signal-safe). */
 void tool_run_bound(const char *program, unsigned int seconds);
 
 #endif
