@@ -4,7 +4,8 @@
  * with select(), lab04 with threads), text encodings (lab02).
  *
  * This is the skeleton: each "TODO step N" is yours to write, in order.
- * README.md explains every step; the tests named "step N" check it.
+ * README.md explains every step; the tests named "step N" check it;
+ * `make hint LAB=01` gives hints, one level more at each call.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -67,23 +68,15 @@ static int connect_to(const char *host, const char *port)
     int server_fd = -1;
     int status, saved_errno = 0;
 
-    /* TODO step 8 (README step 8): resolve the name, then try each address.
-     *  - hints: zero it all, then ai_family AF_UNSPEC (IPv4 or IPv6,
-     *    whatever the name has) and ai_socktype SOCK_STREAM (TCP).
-     *  - getaddrinfo() (man 3 getaddrinfo) turns host and port into a list
-     *    of addresses. Not 0: "getaddrinfo: <host>: <reason>" on stderr,
-     *    the reason from gai_strerror(status) (the resolver has its own
-     *    error codes: not strerror), return -1.
-     *  - For each address of the list (ai_next): a socket() of its family,
-     *    type and protocol, then connect() (man 2 connect) to its ai_addr.
-     *    Success: leave the loop. Failure: keep errno in saved_errno, close
-     *    that socket, set server_fd back to -1, try the next address
-     *    ("localhost" is often ::1 first, where an IPv4-only server refuses,
-     *    then 127.0.0.1).
-     *  - freeaddrinfo() the list in every case.
-     *  - If none connected: "connect: <strerror(saved_errno)>" on stderr (the
-     *    tests expect "connect: Connection refused" when nobody listens).
-     * Return server_fd. */
+    /* TODO step 8 (README step 8): turn host and port into a list of TCP
+     * addresses, IPv4 or IPv6, with getaddrinfo(); try them in order, a
+     * socket() and a connect() each, until one connects; free the list
+     * (freeaddrinfo()). Return the connected socket, or -1 after printing
+     * on stderr "getaddrinfo: <host>: <reason>" (reason: gai_strerror(),
+     * the resolver has codes of its own) or, if no address connected,
+     * "connect: <reason>" with the last failure's errno (the tests expect
+     * "connect: Connection refused" when nobody listens).
+     * (make hint LAB=01 STEP=8) */
     (void)host;
     (void)port;
     (void)hints;
@@ -100,12 +93,11 @@ static int connect_to(const char *host, const char *port)
  * unless a signal interrupts it; lab02 writes the loop that copes. */
 static int send_line(int server_fd, char *line, size_t len)
 {
-    /* TODO step 9 (README step 9): the server only answers complete lines.
-     *  - If the line does not end with '\n' (the input's last line may lack
-     *    it), put one at line[len] and count it: there is room, getline()
-     *    always keeps a byte for its '\0' after the len bytes.
-     *  - send() (man 2 send) the len bytes. A result other than len is a
-     *    failure: return -1. Otherwise return 0. */
+    /* TODO step 9 (README step 9): send the line with send(), ended by a
+     * '\n': the server only answers complete lines, and the input's last
+     * line may lack it (add it: getline() always leaves room for one more
+     * byte). Return 0, or -1 if send() did not send it all.
+     * (make hint LAB=01 STEP=9) */
     (void)server_fd;
     (void)line;
     (void)len;
@@ -120,10 +112,10 @@ static void print_until_closed(FILE *from_server)
     char buffer[1024];
     size_t len;
 
-    /* TODO step 10 (README step 10): in a loop, fread() (man 3 fread) at
-     * most sizeof buffer bytes from from_server and fwrite() the len bytes
-     * you got to stdout, until fread() gives 0 (end of file or a reset).
-     * Bytes, not lines: print exactly what came. */
+    /* TODO step 10 (README step 10): copy to stdout every byte the server
+     * still sends, exactly as it came (bytes, not lines: fread() and
+     * fwrite()), until end of file or a reset.
+     * (make hint LAB=01 STEP=10) */
     (void)from_server;
     (void)buffer;
     (void)len;
@@ -139,26 +131,19 @@ static void talk(int server_fd, FILE *from_server)
     ssize_t len, answer_len;
     int interactive = isatty(STDIN_FILENO);
 
-    /* TODO step 9 (README step 9): turn by turn, in a loop:
-     *  - If interactive, print the prompt "> " and fflush(stdout): stdout is
-     *    line buffered and a prompt has no '\n'. Only on a terminal: in a
-     *    pipe a prompt would spoil the output.
-     *  - Read a line of stdin with getline() (man 3 getline) into line;
-     *    -1 is the end of the input: see step 10.
-     *  - send_line() it, then read ONE answer line from from_server with
-     *    getline() into answer. If either fails, the server closed or reset
-     *    the connection: print "connection closed by server", leave.
-     *  - Print the answer as it came: fwrite() its answer_len bytes, '\n'
-     *    and any '\r' included.
-     *  - If the answer is "bye\n" or "bye\r\n", our "fin" was accepted:
-     *    leave the loop. Compare its length (answer_len) and its bytes
-     *    (memcmp(), man 3 memcmp), not with strcmp(): these are received
-     *    bytes, which may hold a '\0'.
-     * After the loop, free both buffers. */
-    /* TODO step 10 (README step 10): when getline() on stdin gives -1, tell
-     * the server we are done with shutdown() and SHUT_WR (man 2 shutdown):
-     * it reads end of file, yet can still send to us. Then
-     * print_until_closed() and leave the loop: the server closes first. */
+    /* TODO step 9 (README step 9): the dialogue, one turn per loop: the
+     * prompt "> " only if interactive (flush it: it has no '\n'), a line
+     * of stdin (getline()), that line to the server with send_line(), then
+     * ONE answer line from from_server (getline()), printed exactly as it
+     * came, '\r' included (fwrite()). Stop after the answer "bye\n" or
+     * "bye\r\n" (compare length and bytes: they may hold a '\0'). If the
+     * send or the answer fails, print "connection closed by server" and
+     * stop. For now the end of stdin just ends the loop: step 10 finishes
+     * that case. Free both buffers at the end. (make hint LAB=01 STEP=9) */
+    /* TODO step 10 (README step 10): at the end of stdin, tell the server
+     * we are done sending, without closing the way back: shutdown() with
+     * SHUT_WR. Then print_until_closed(), and leave the loop.
+     * (make hint LAB=01 STEP=10) */
     (void)server_fd;
     (void)from_server;
     (void)line;

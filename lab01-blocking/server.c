@@ -4,7 +4,8 @@
  * and UTF-8 (lab02: here stdio reads the socket and we cut lines on "\n").
  *
  * This is the skeleton: each "TODO step N" is yours to write, in order.
- * README.md explains every step; the tests named "step N" check it.
+ * README.md explains every step; the tests named "step N" check it;
+ * `make hint LAB=01` gives hints, one level more at each call.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,19 +43,14 @@ static void todo(int step, const char *what)
  * at once. shutdown() is async-signal-safe (POSIX lists it). */
 static void on_stop_signal(int signo)
 {
-    /* TODO step 7 (README step 7): replace this body (the message, write()
-     * and _exit()) with the handler. Only async-signal-safe work here
-     * (man 7 signal-safety):
-     *  - save errno in a local variable first, and put it back last: a
-     *    call made here could change the errno the interrupted code reads;
-     *  - set stop_requested to 1;
-     *  - if client_fd_for_signal >= 0, shutdown() it with SHUT_RDWR;
-     *    the same for listen_fd_for_signal (man 2 shutdown). On Linux,
-     *    accept() on a shut-down listening socket fails at once. Not on
-     *    macOS and some BSDs: there a signal that lands just before accept()
-     *    goes unnoticed until a client connects; only a signal during
-     *    accept() ends the wait at once (EINTR).
-     * No printf, no exit(), no malloc() in a handler. */
+    /* TODO step 7 (README step 7): replace this whole body (the message,
+     * write() and _exit()) with the real handler. It only records that a
+     * stop was requested (stop_requested) and shuts down, with shutdown(),
+     * each socket published in listen_fd_for_signal and
+     * client_fd_for_signal, so that no blocking call can go on waiting. It
+     * leaves errno as it found it, and calls nothing that is not
+     * async-signal-safe (man 7 signal-safety): no printf, exit or malloc.
+     * (make hint LAB=01 STEP=7) */
     static const char message[] =
         "TODO step 7: write the stop handler on_stop_signal() (see README.md, step 7)\n";
     ssize_t written;
@@ -122,10 +118,10 @@ static int send_answer(int client_fd, const char *answer)
 {
     size_t len = strlen(answer);
 
-    /* TODO step 7 (README step 7): send() returns -1 with errno EINTR when a
-     * signal interrupted it before it sent anything. Unless a stop was
-     * requested, that is no failure: send() again, in a loop (keep its
-     * result in a variable; the check below then tests that variable). */
+    /* TODO step 7 (README step 7): a send() that a signal interrupted before
+     * it sent anything (-1, errno EINTR) is no failure, unless a stop was
+     * requested: send again. The check below then tests the last result.
+     * (make hint LAB=01 STEP=7) */
     if (send(client_fd, answer, len, 0) != (ssize_t)len)
         return -1;
     return 0;
@@ -159,15 +155,15 @@ static ssize_t read_line(FILE *from_client, char **line, size_t *capacity)
     size_t len = 0;
     int byte;
 
-    /* TODO step 5 (README step 5): collect bytes until the line is whole.
-     * getc() (man 3 getc) gives the next byte, or EOF at end of file, on a
-     * reset or an error; store_byte() keeps each byte. Which byte ends a
-     * line, and what becomes of a last piece that never got one? */
-    /* TODO step 7 (README step 7): a signal must not cut a line in two.
-     * getc() also returns EOF when a signal interrupted the read (ferror()
-     * set, errno EINTR). Unless a stop was requested, that is no end: the
-     * bytes stored so far are the start of the line. What must you clear
-     * before reading on? */
+    /* TODO step 5 (README step 5): read one line, byte by byte with getc(),
+     * each byte kept with store_byte(), up to and including its '\n'; return
+     * its length. No '\n' before EOF (end of file, a reset, an error) means
+     * no line: return -1, whatever came before. (make hint LAB=01 STEP=5) */
+    /* TODO step 7 (README step 7): a signal must not cut a line in two. An
+     * EOF from getc() with the stream's error flag set and errno EINTR is
+     * an interrupted read, not the end: unless a stop was requested, clear
+     * the flag and read on, keeping the bytes already stored.
+     * (make hint LAB=01 STEP=7) */
     (void)from_client;
     (void)line;
     (void)capacity;
@@ -188,26 +184,21 @@ static void serve_client(int client_fd, int quiet)
     ssize_t len;
     int fin;
 
-    /* TODO step 5 (README step 5): read the client's lines, answer each.
-     *  - Open a stdio stream on the socket with fdopen() in read mode
-     *    (man 3 fdopen): stdio reads the socket in big chunks, and
-     *    read_line() takes them byte by byte. On failure: "fdopen: <reason>" on stderr,
-     *    close the socket, return.
-     *  - Then loop as long as no stop was requested, one read_line() per
-     *    turn (write it too, above): it gives the next line, '\n' included,
-     *    and its length; line and capacity are its buffer.
-     *  - read_line() gives -1 at end of file, on a reset or on an error:
-     *    leave the loop. Only a real error is worth a "recv: <reason>" line
-     *    on stderr: ferror() set and errno other than ECONNRESET.
-     *  - Drop the '\n', then a '\r' just before it, by shortening len.
-     *  - Unless quiet, print "received: " and the len bytes of the line with
-     *    fwrite() (not printf("%s"): the bytes may hold a '\0'), then '\n'.
-     *  - Answer "OK\n" with send_answer(). If that fails, leave the loop;
-     *    print "send: <reason>" unless errno is EPIPE or ECONNRESET (the
-     *    client is gone: not an error of ours). */
-    /* TODO step 7 (README step 7): once a stop is requested, print no
-     * "recv:" or "send:" error: the stop caused it. (An EINTR without a
-     * stop is resumed inside read_line() and send_answer().) */
+    /* TODO step 5 (README step 5): the conversation. Open a stdio stream on
+     * the socket (fdopen(), for reading), then, as long as no stop was
+     * requested, take the next line with read_line() (write it too, above)
+     * and answer it:
+     *  - unless quiet, print "received: " and the line, without its '\n'
+     *    nor a '\r' just before it; it may hold '\0' bytes, so no %s;
+     *  - answer "OK\n" with send_answer().
+     * A failed read_line() or send_answer() ends the loop. On stderr, as
+     * "call: reason": a failed fdopen() ("fdopen:", then close the socket
+     * and return), a read error ("recv:", but not for ECONNRESET) and a
+     * send error ("send:", but not for EPIPE or ECONNRESET: the client just
+     * left). (make hint LAB=01 STEP=5) */
+    /* TODO step 7 (README step 7): once a stop was requested, print no
+     * "recv:" or "send:" error: the stop caused it.
+     * (make hint LAB=01 STEP=7) */
     (void)client_fd;
     (void)quiet;
     (void)from_client;
@@ -218,15 +209,13 @@ static void serve_client(int client_fd, int quiet)
     (void)send_answer;
     todo(5, "read the client's lines with read_line() and answer OK");
 
-    /* TODO step 6 (README step 6): end the session.
-     *  - In the loop of step 5: a line that is_fin() (any letter case) is
-     *    answered "bye\n" instead of "OK\n", and the loop ends once that
-     *    answer is sent.
-     *  - After the loop: free the line buffer; set client_fd_for_signal back
-     *    to -1 (the handler must not shut down a closed descriptor);
-     *    fclose() the stream, which closes client_fd too (so no close() of
-     *    your own); unless quiet, print "connection closed".
-     * main() then closes the listening socket and prints "server stopped". */
+    /* TODO step 6 (README step 6): end the session. In the loop, a line
+     * that is_fin() is answered "bye\n" instead of "OK\n", and the loop
+     * ends once that answer is sent. After the loop, however it ended:
+     * free the line, set client_fd_for_signal back to -1 before the socket
+     * is closed, close the stream with fclose() (it closes client_fd too:
+     * close it only once) and, unless quiet, print "connection closed".
+     * (make hint LAB=01 STEP=6) */
     (void)fin;
     (void)is_fin;
     todo(6, "end the session: bye to fin, close, print connection closed");
@@ -240,30 +229,29 @@ static int open_listener(long port)
     int listen_fd = -1;
     int yes = 1;
 
-    /* TODO step 1 (README step 1): create the socket, allow a quick restart.
-     *  - socket() (man 2 socket) for IPv4 (AF_INET) and TCP (SOCK_STREAM).
-     *    On -1: "socket: <reason>" on stderr (strerror(errno)), return -1.
-     *  - setsockopt() (man 2 setsockopt, man 7 socket): level SOL_SOCKET,
-     *    option SO_REUSEADDR, value yes. A restarted server can then bind
-     *    its port while the last connections still sit in TIME_WAIT.
-     *    On -1: "setsockopt: <reason>", close the socket, return -1. */
+    /* TODO step 1 (README step 1): create an IPv4 TCP socket with socket(),
+     * then turn on its option SO_REUSEADDR with setsockopt(), so that a
+     * restarted server can bind its port at once. If a call fails, print
+     * "socket: <reason>" or "setsockopt: <reason>" on stderr (reason:
+     * strerror(errno)), close what you opened and return -1.
+     * (make hint LAB=01 STEP=1) */
     (void)yes;
     todo(1, "create the listening socket (socket, setsockopt SO_REUSEADDR)");
 
-    /* TODO step 2 (README step 2): bind the socket to every address and the port.
-     *  - Fill address (man 7 ip): zero it all first, then the family
-     *    AF_INET, the IP INADDR_ANY (every address of this machine) and the
-     *    port, both in network byte order: htonl(), htons() (man 3 htons).
-     *  - bind() (man 2 bind) takes it as a struct sockaddr *, with its size.
-     *    On -1: "bind: <reason>" on stderr, exactly (the tests expect
-     *    "bind: Address already in use"), close the socket, return -1. */
+    /* TODO step 2 (README step 2): attach the socket to every IPv4 address
+     * of this machine (INADDR_ANY) and to port: fill address, numbers in
+     * network byte order, and pass it to bind(). If bind() fails, print
+     * "bind: <reason>" on stderr (the tests expect exactly "bind: Address
+     * already in use" for a port in use), close the socket and return -1.
+     * (make hint LAB=01 STEP=2) */
     (void)address;
     (void)port;
     todo(2, "bind the socket to every address and the port");
 
-    /* TODO step 3 (README step 3): listen() (man 2 listen) with BACKLOG
-     * turns the socket into a listening one. On -1: "listen: <reason>",
-     * close the socket, return -1. */
+    /* TODO step 3 (README step 3): make the socket a listening one, with a
+     * queue of BACKLOG connections, with listen(), and return it. If
+     * listen() fails: "listen: <reason>" on stderr, close the socket,
+     * return -1. (make hint LAB=01 STEP=3) */
     todo(3, "make the socket listen (listen)");
     return listen_fd;
 }
@@ -274,11 +262,10 @@ static int local_port(int fd)
     struct sockaddr_in address;
     socklen_t address_len = sizeof address;
 
-    /* TODO step 3 (README step 3): getsockname() (man 2 getsockname) fills
-     * address with the socket's own address; address_len is in-out. On -1
-     * return -1 (errno is set: main() prints the error). Otherwise return
-     * the port, back in host byte order with ntohs(). With PORT 0 the
-     * system chose the port at bind(): only this tells which one. */
+    /* TODO step 3 (README step 3): return the port the socket really uses,
+     * in host byte order, as getsockname() reports it (with PORT 0 the
+     * system chose it at bind()). If getsockname() fails, return -1:
+     * main() prints the error. (make hint LAB=01 STEP=3) */
     (void)fd;
     (void)address;
     (void)address_len;
@@ -295,21 +282,16 @@ static int accept_client(int listen_fd, int quiet)
     char ip[INET_ADDRSTRLEN];
     int client_fd = -1;
 
-    /* TODO step 4 (README step 4): wait for a client, in a loop.
-     *  - accept() (man 2 accept) blocks until a client connects, then
-     *    returns a new socket for it and fills peer with its address.
-     *    peer_len is in-out: set it to the size of peer before each call.
-     *  - A socket: leave the loop.
-     *  - -1 with errno EINTR (a signal came) or ECONNABORTED (the client
-     *    gave up while it waited in the queue): accept() again.
-     *  - Any other error: "accept: <reason>" on stderr, return -1.
-     * Then, unless quiet, print "client connected from IP:PORT": inet_ntop()
-     * (man 3 inet_ntop) writes peer's IP as text into ip; the port needs
-     * ntohs(). */
-    /* TODO step 7 (README step 7): in that loop, right after accept()
-     * returns, check first whether a stop was requested: if so, close the
-     * socket accept() may have returned and return -1. A stop must end the
-     * wait, not be retried away like any other EINTR. */
+    /* TODO step 4 (README step 4): wait for a client with accept() and
+     * return its socket. EINTR and ECONNABORTED are no errors: wait again.
+     * Any other error: "accept: <reason>" on stderr, return -1. Before
+     * returning the socket, print "client connected from IP:PORT" unless
+     * quiet: the client's IP as text (inet_ntop()) and its port, a number.
+     * (make hint LAB=01 STEP=4) */
+    /* TODO step 7 (README step 7): a stop request ends the wait instead of
+     * being retried like any EINTR: as soon as accept() returns, look for
+     * one, and if there is one, close the socket accept() may have given
+     * and return -1. (make hint LAB=01 STEP=7) */
     (void)listen_fd;
     (void)quiet;
     (void)peer;

@@ -7,7 +7,8 @@
  *
  * This is the skeleton: the set-up (net.c) and the dialogue's frame are
  * given, with the --latin1 option; each "TODO step N" is yours to write, in
- * order. README.md explains every step; the tests named "step N" check it.
+ * order. README.md explains every step; the tests named "step N" check it;
+ * `make hint LAB=02` gives hints, one level more at each call.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,26 +44,22 @@ static int send_line(int server_fd, char *line, size_t len, int latin1)
     int status;
 
     if (!latin1) {
-        /* TODO step 6 (README step 6): the bytes go as they are: the line
-         * and its "\n" in ONE call of send_all() (not send(), which may
-         * take fewer bytes than asked). Why one piece: a "\n" sent on its
-         * own is a small packet that TCP holds back (Nagle's algorithm)
-         * until the server acknowledges the line, and the server delays
-         * that acknowledgement (about 40 ms) since it has nothing to answer
-         * yet: 40 ms a line, about 9 s for 200 piped lines. The comment
-         * above says where the "\n" fits. */
+        /* TODO step 6 (README step 6): send the line and its '\n' in ONE
+         * send_all(): sent apart, each '\n' waits about 40 ms for the
+         * server's ACK (README, step 6). The comment above says where the
+         * '\n' fits. Returns what send_all() returns.
+         * (make hint LAB=02 STEP=6) */
         (void)server_fd;
         (void)line;
         (void)len;
         todo(6, "send the line and its newline in one piece (send_line)");
         return -1;
     }
-    /* TODO step 7 (README step 7): --latin1: the input is ISO-8859-1, the
-     * wire wants UTF-8. Convert the line with utf8_from_latin1() into a
-     * buffer of your own (the text grows, up to twice its size: never
-     * convert in place; how many bytes with the "\n"?), send it with its
-     * "\n" in one piece as above, and free the buffer whatever happened.
-     * A failure (no memory, the send) returns -1 with errno set. */
+    /* TODO step 7 (README step 7): --latin1: convert the line with
+     * utf8_from_latin1() into a buffer of your own (malloc(): the text
+     * grows, so never in place), add the '\n', send it in one send_all()
+     * and free the buffer. Returns 0, or -1 with errno set (no memory, or
+     * the send failed). (make hint LAB=02 STEP=7) */
     (void)utf8;
     (void)utf8_len;
     (void)status;
@@ -76,10 +73,9 @@ static void print_line(const char *line, size_t len, int latin1)
     char converted[LINEBUF_SIZE]; /* a line from the reader is never longer */
 
     if (latin1) {
-        /* TODO step 7 (README step 7): --latin1: the terminal shows
-         * ISO-8859-1. Convert the answer with utf8_to_latin1() into
-         * converted (Latin-1 never takes more bytes than UTF-8, so
-         * LINEBUF_SIZE is enough) and let the fwrite() below print that. */
+        /* TODO step 7 (README step 7): --latin1: convert the answer with
+         * utf8_to_latin1() into converted, and print that instead.
+         * (make hint LAB=02 STEP=7) */
         (void)converted;
         todo(7, "convert the answer to Latin-1 before printing it (print_line)");
     }
@@ -95,10 +91,11 @@ static void print_until_closed(struct linebuf *from_server, int latin1)
     size_t len;
     int result;
 
-    /* TODO step 6 (README step 6): our side is done (talk() half-closed the
-     * connection), the server's may not be: print each line it still sends,
-     * as talk() does, until it closes (end of file) or resets. An over-long
-     * line has nothing to print: skip it. */
+    /* TODO step 6 (README step 6): our side is done (talk() half-closed
+     * the connection): print_line() each line the server still sends,
+     * read with linebuf_read_line(), until it closes (end of file) or
+     * resets. An over-long line has nothing to print: skip it.
+     * (make hint LAB=02 STEP=6) */
     (void)from_server;
     (void)latin1;
     (void)line;
@@ -136,18 +133,17 @@ static int talk(int server_fd, int latin1)
         len = (size_t)input_len;
         if (len > 0 && input[len - 1] == '\n')
             len--;
-        /* TODO step 6 (README step 6): one turn, as in lab01, with the line
-         * reader instead of stdio: send_line() the len bytes of input, read
-         * ONE answer from the server with linebuf_read_line(), print_line()
-         * it. What each outcome means:
-         *  - the server is gone (the send fails with EPIPE or ECONNRESET;
-         *    end of file or a reset while reading): print "connection
-         *    closed by server", the dialogue ends. A send failing for any
-         *    other reason is ours: say why on stderr, set status to -1, end.
-         *  - an answer over the limit has nothing to print: say so on
-         *    stderr, go on with the next line.
-         *  - the answer "bye" (3 bytes, and not a string) means our "fin"
-         *    was accepted: the dialogue ends. */
+        /* TODO step 6 (README step 6): one turn: send_line() the len bytes
+         * of input, read ONE answer with linebuf_read_line(), print_line()
+         * it. Then:
+         *  - the server gone (the send fails with EPIPE or ECONNRESET; end
+         *    of file or a reset while reading): print "connection closed
+         *    by server", and the dialogue ends;
+         *  - any other failed send is ours: say why on stderr, status -1,
+         *    end;
+         *  - an answer over the limit: say so on stderr, go on;
+         *  - the answer "bye" (3 bytes, not a string): the dialogue ends.
+         * (make hint LAB=02 STEP=6) */
         (void)answer;
         (void)answer_len;
         (void)result;

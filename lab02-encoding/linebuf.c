@@ -7,7 +7,8 @@
  *
  * This is the skeleton: each "TODO step N" is yours to write, in order.
  * README.md explains every step; tests/unit/test_linebuf.c checks this file
- * on its own (make check LAB=02 runs it).
+ * on its own (make check LAB=02 runs it); `make hint LAB=02` gives hints,
+ * one level more at each call.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -50,12 +51,11 @@ static void empty_buffer(struct linebuf *lb)
 /* Moves the bytes not yet handed out to the front, to make room at the end. */
 static void compact_buffer(struct linebuf *lb)
 {
-    /* TODO step 1 (README step 1): the pending bytes are data[start..fill).
-     *  - Move them to data[0] with memmove() (man 3 memmove), not memcpy():
-     *    the two areas may overlap.
-     *  - Every index moves back by start: scanned too, so that it still
-     *    points at the same byte (the bytes before it hold no '\n', that
-     *    stays true). fill becomes the number of pending bytes, start 0. */
+    /* TODO step 1 (README step 1): move the pending bytes,
+     * data[start..fill), to the front of data, and every index back with
+     * them: each must still point at the same byte, scanned too. The two
+     * areas may overlap: memmove() (man 3 memmove), not memcpy().
+     * (make hint LAB=02 STEP=1) */
     (void)lb;
     todo(1, "move the pending bytes to the front (compact_buffer)");
 }
@@ -63,13 +63,10 @@ static void compact_buffer(struct linebuf *lb)
 /* Returns the index of the first "\n" in data[from..fill), or fill if none. */
 static size_t find_newline(const struct linebuf *lb, size_t from)
 {
-    /* TODO step 2 (README step 2): look for '\n' in the fill - from bytes
-     * that start at data + from with memchr() (man 3 memchr). It returns a
-     * pointer to the byte, or NULL: turn the pointer into an index by
-     * subtracting lb->data; return lb->fill when there is none.
-     * When from == fill there is nothing to search: return fill without
-     * calling memchr(), which wants a valid pointer even for 0 bytes.
-     * Not strchr(): it stops at the first '\0', and a line may hold one. */
+    /* TODO step 2 (README step 2): the index of the first '\n' in
+     * data[from..fill), or fill if there is none. A line may hold '\0'
+     * bytes, so search by length with memchr() (man 3 memchr), never
+     * strchr(). (make hint LAB=02 STEP=2) */
     (void)lb;
     (void)from;
     todo(2, "find the next newline (find_newline)");
@@ -81,23 +78,15 @@ ssize_t linebuf_fill(struct linebuf *lb)
 {
     ssize_t received;
 
-    /* TODO step 1 (README step 1): one recv() into the free space.
-     *  - Make room first, moving bytes only when they block the way. If
-     *    every byte was handed out (start == fill), empty_buffer(): the
-     *    buffer starts over, nothing to move. Otherwise, if the bytes reach
-     *    the end of the buffer (fill == LINEBUF_SIZE) and start > 0,
-     *    compact_buffer().
-     *  - Still no room (fill == LINEBUF_SIZE with start 0): one unfinished
-     *    line fills the whole buffer. linebuf_next() reports such a line as
-     *    LINEBUF_TOO_LONG before that can happen, so the caller skipped it:
-     *    set errno to ENOBUFS and return -1.
-     *  - recv() (man 2 recv) into data + fill, at most LINEBUF_SIZE - fill
-     *    bytes, flags 0. While it gives -1 with errno EINTR (a signal
-     *    interrupted the wait, no byte was lost), call it again.
-     *  - If bytes came, add their number to fill.
-     * Return what recv() returned: the number of bytes (> 0), 0 at end of
-     * file, or -1 with errno as recv() set it (EAGAIN included: lab03's
-     * non-blocking sockets rely on it). */
+    /* TODO step 1 (README step 1): one recv() (man 2 recv) into the free
+     * space after fill. Make room first, but move bytes only when they are
+     * in the way: with nothing pending, start over (empty_buffer()); with
+     * the bytes pending at the very end of data, compact_buffer(). A recv()
+     * that a signal interrupted (EINTR) received nothing: make it again.
+     * Returns the number of bytes received (added to fill), 0 at end of
+     * file, -1 with recv()'s errno (EAGAIN too: lab03 needs it), or -1
+     * with errno ENOBUFS when one unfinished line fills all of data.
+     * (make hint LAB=02 STEP=1) */
     (void)lb;
     (void)received;
     (void)compact_buffer;
@@ -119,25 +108,17 @@ enum linebuf_result linebuf_next(struct linebuf *lb, const char **line, size_t *
     if (lb->start == lb->fill)
         return LINEBUF_NONE;
 
-    /* TODO step 2 (README step 2): cut the next line, in three parts.
-     *  1. Dropping the rest of an over-long line (discarding set): look for
-     *     '\n' from start. None: every byte buffered belongs to that line,
-     *     so empty_buffer() and return LINEBUF_NONE. Found at index end:
-     *     the line ends there; start and scanned go to end + 1, discarding
-     *     back to 0, and go on with part 2.
-     *  2. Look for '\n' from scanned, not from start: the bytes before
-     *     scanned were searched already and hold none. None found: set
-     *     scanned to fill, so these bytes are never searched again. Then,
-     *     if the buffer holds LINEBUF_SIZE bytes of this one line (fill -
-     *     start == LINEBUF_SIZE), it is too long whatever comes next:
-     *     empty_buffer(), set discarding, return LINEBUF_TOO_LONG (once:
-     *     part 1 drops the rest as it arrives). Otherwise LINEBUF_NONE.
-     *  3. Found at index end: the line is data[start..end). Leave out a '\r'
-     *     right before the '\n' (only that one). Move start and scanned to
-     *     end + 1: the bytes after belong to the next line. A line longer
-     *     than LINE_MAX_BYTES gives LINEBUF_TOO_LONG (it is complete: nothing
-     *     left to drop). Otherwise set *line and *len and return
-     *     LINEBUF_LINE. */
+    /* TODO step 2 (README step 2): hand out the next complete line, as
+     * linebuf.h says.
+     *  - The line is data[start..end), where data[end] is the first '\n',
+     *    without a '\r' right before it; start then moves past the '\n'.
+     *  - Search from scanned, not from start (find_newline()), and keep in
+     *    scanned how far the search went.
+     *  - Over LINE_MAX_BYTES: LINEBUF_TOO_LONG, once. A complete line is
+     *    judged whole; a full buffer without '\n' is too long at once:
+     *    empty_buffer(), and drop the rest of that line as it comes, up
+     *    to its '\n' (the discarding flag).
+     * (make hint LAB=02 STEP=2) */
     (void)end;
     (void)line_start;
     (void)line_len;

@@ -7,7 +7,8 @@
  * This is the skeleton: all of it is given but send_all(), whose "TODO step
  * 3" is yours to write. README.md explains it; the unit test
  * tests/unit/test_net.c checks send_all() on its own (make check LAB=02
- * runs it).
+ * runs it); `make hint LAB=02 STEP=3` gives hints, one level more at each
+ * call.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -304,16 +305,12 @@ int send_all(int fd, const void *buf, size_t len)
     const char *next = buf;
     ssize_t sent;
 
-    /* TODO step 3 (README step 3): loop while len bytes remain.
-     *  - send() (man 2 send) the len bytes at next, flags 0.
-     *  - -1 with errno EINTR: a signal interrupted it before any byte was
-     *    taken; send again. Any other -1: return -1, errno as send() set it
-     *    (EPIPE or ECONNRESET when the peer is gone).
-     *  - Otherwise send() took sent bytes, maybe fewer than len: move next
-     *    on by sent and take sent off len.
-     * Return 0 once len reaches 0. With len 0 from the start, send nothing
-     * and return 0. (next is a const char * because arithmetic on a
-     * void * is not C.) */
+    /* TODO step 3 (README step 3): send all len bytes, however few each
+     * send() (man 2 send) takes: go on from where it stopped. EINTR:
+     * nothing was taken, send again. Returns 0 once every byte went (at
+     * once when len is 0), -1 on any other failure, errno as send() set it
+     * (EPIPE or ECONNRESET: the peer is gone). next walks the bytes:
+     * arithmetic on a void * is not C. (make hint LAB=02 STEP=3) */
     (void)fd;
     (void)len;
     (void)next;

@@ -8,7 +8,8 @@
  *
  * This is the skeleton: the set-up and the session's loop are given, and the
  * "TODO step 5" parts are yours (steps 1 to 4 are in linebuf.c, net.c and
- * utf8.c). README.md explains every step; the tests named "step N" check it.
+ * utf8.c). README.md explains every step; the tests named "step N" check it;
+ * `make hint LAB=02` gives hints, one level more at each call.
  */
 #include <errno.h>
 #include <signal.h>
@@ -73,10 +74,10 @@ static int is_fin(const char *line, size_t len)
  * (lengths, not strlen). */
 static void print_received(const char *line, size_t len)
 {
-    /* TODO step 5 (README step 5): "received: ", the line, then '\n'. The
-     * line is len bytes that may hold a '\0' and has no '\0' after it (it
-     * points into the line reader's buffer): whatever prints it must take
-     * the length, not look for the end (man 3 fwrite). */
+    /* TODO step 5 (README step 5): print "received: ", the len bytes of
+     * the line as they are, then '\n'. The line may hold a '\0' and has
+     * none after it: print by length (man 3 fwrite), never with "%s".
+     * (make hint LAB=02 STEP=5) */
     (void)line;
     (void)len;
     todo(5, "print the line received, bytes and length (print_received)");
@@ -102,17 +103,16 @@ static void serve_client(int client_fd, int quiet)
                 fprintf(stderr, "recv: %s\n", strerror(errno));
             break;
         }
-        /* TODO step 5 (README step 5): the answer to this result, written
-         * into answer, its length in answer_len (snprintf() returns it), for
-         * the send below. The contract's answers, the first that applies:
-         *  - a line over the limit: "ERR line too long" (no line to look at);
-         *  - a line that is not strict UTF-8 (utf8_check()): "ERR invalid
-         *    UTF-8 at byte I", and nothing printed: it is no text;
-         *  - a valid line: printed with print_received() unless quiet; "fin"
-         *    in any letter case (is_fin()) is answered "bye" and ends the
-         *    session (set fin); any other "OK <B> bytes <C> chars".
-         * Each answer is a line: it ends with '\n'. The line is bytes and a
-         * length, never a string: no strlen(), no "%s" on it. */
+        /* TODO step 5 (README step 5): write the answer into answer, its
+         * length in answer_len (snprintf() returns it), for the send below.
+         * The first that applies, each ending in '\n':
+         *  - LINEBUF_TOO_LONG: "ERR line too long";
+         *  - not strict UTF-8 (utf8_check()): "ERR invalid UTF-8 at byte
+         *    I", and nothing printed;
+         *  - else print_received() unless quiet; then "bye" for fin in any
+         *    letter case (is_fin(); set fin: the session ends), or else
+         *    "OK <B> bytes <C> chars".
+         * (make hint LAB=02 STEP=5) */
         (void)chars;
         (void)error_at;
         (void)print_received;

@@ -6,7 +6,8 @@
  *
  * This is the skeleton: each "TODO step N" is yours to write, in order.
  * README.md explains every step; tests/unit/test_utf8.c checks this file on
- * its own (make check LAB=02 runs it).
+ * its own (make check LAB=02 runs it); `make hint LAB=02` gives hints, one
+ * level more at each call.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -71,23 +72,13 @@ static const struct utf8_row *find_row(unsigned char first_byte)
  * it went wrong, at least 1 (E2 82 41 gives 2: the 41 starts afresh). */
 static int decode_char(const unsigned char *s, size_t avail, size_t *used, uint32_t *code_point)
 {
-    /* TODO step 4 (README step 4): decode one sequence with the table.
-     *  - s[0] up to 0x7F: one byte, whose value is the code point.
-     *  - Otherwise find_row(s[0]). NULL: this byte never starts a sequence
-     *    (a continuation byte 80..BF, C0, C1, F5..FF): *used = 1, return 0.
-     *  - The code point starts with the x bits of the first byte: the bits
-     *    after its leading 1s and their 0 (5 bits for a 2-byte sequence,
-     *    4 for 3 bytes, 3 for 4 bytes).
-     *  - Then bytes 1 to row->length - 1. Each must be there (index below
-     *    avail: a line may end in the middle of a sequence) and within its
-     *    range: second_min..second_max for byte 1, 0x80..0xBF for the
-     *    others. The first that is not: *used = its index (the bytes before
-     *    it, which looked right so far), return 0. Each byte that is adds its
-     *    6 low bits: code point = code point shifted left by 6, OR the byte's
-     *    bits (byte & 0x3F).
-     *  - All there: *used = row->length, *code_point = the value, return 1.
-     * The table does the strict part: check the second byte against its row
-     * and overlong forms, surrogates and values above U+10FFFF never pass. */
+    /* TODO step 4 (README step 4): decode the one sequence at s, as the
+     * comment above says. An ASCII byte is a character on its own. Any
+     * other first byte has a row of the table (find_row(); NULL: it starts
+     * no sequence), which gives the length and the range of the second
+     * byte; the next bytes are 80..BF, and a line may end before the
+     * sequence does. The code point is the x bits of the first byte, then
+     * 6 bits per next byte. (make hint LAB=02 STEP=4) */
     (void)s;
     (void)avail;
     (void)used;
@@ -105,16 +96,12 @@ int utf8_check(const char *buf, size_t len, size_t *chars, size_t *error_at)
     size_t pos = 0, count = 0, used;
     uint32_t code_point;
 
-    /* TODO step 4 (README step 4): walk the len bytes from pos 0 with
-     * decode_char(bytes + pos, len - pos, &used, &code_point).
-     *  - Well-formed: one more character (count), and pos moves on by used.
-     *  - Ill-formed: *error_at = pos, where that sequence starts (not
-     *    pos + used: the offset of the sequence, not of the byte that broke
-     *    it), return 0.
-     *  - The end reached: *chars = count, return 1.
-     * bytes is buf seen as unsigned char: as a plain char, a byte above 0x7F
-     * may be negative and compare wrongly. No strlen(): len says where the
-     * line ends, and a NUL byte is a character like any other. */
+    /* TODO step 4 (README step 4): walk the line with decode_char(),
+     * counting characters. All well-formed: *chars, return 1. Otherwise
+     * *error_at = the offset where the first ill-formed sequence starts
+     * (not the byte that broke it), return 0. Read the bytes through bytes
+     * (unsigned char); len, never strlen(), says where the line ends.
+     * (make hint LAB=02 STEP=4) */
     (void)bytes;
     (void)len;
     (void)chars;
@@ -133,14 +120,10 @@ size_t utf8_from_latin1(const char *in, size_t len, char *out)
 {
     size_t i, out_len = 0;
 
-    /* TODO step 7 (README step 7): Latin-1 byte N is the code point U+00NN.
-     * For each of the len bytes (as an unsigned char):
-     *  - up to 0x7F: copy it as it is (0xxxxxxx);
-     *  - 0x80 to 0xFF: two bytes, 110000xx 10xxxxxx: 0xC0 with the byte's
-     *    top 2 bits, then 0x80 with its low 6 bits (E9 gives C3 A9).
-     * Return the number of bytes written into out (between len and 2*len).
-     * out is a separate buffer: converting in place would overwrite bytes
-     * not yet read, since the text grows. */
+    /* TODO step 7 (README step 7): Latin-1 byte N is the code point
+     * U+00NN: write each one in UTF-8 into out (one byte up to 7F, two
+     * from 80 on: E9 gives C3 A9). Returns the number of bytes written.
+     * (make hint LAB=02 STEP=7) */
     (void)in;
     (void)len;
     (void)out;
@@ -158,13 +141,11 @@ size_t utf8_to_latin1(const char *in, size_t len, char *out)
     size_t pos = 0, out_len = 0, used;
     uint32_t code_point = 0;
 
-    /* TODO step 7 (README step 7): walk the len bytes with decode_char(), as
-     * utf8_check() does, writing one byte into out per step:
-     *  - a well-formed character up to U+00FF: the byte of that value;
-     *  - a character above U+00FF (the euro sign, an emoji): '?';
-     *  - an ill-formed piece: '?', then go on after its used bytes (so
-     *    C0 AF gives "??", and a 41 after a cut sequence stays an 'A').
-     * Return the number of bytes written into out (at most len). */
+    /* TODO step 7 (README step 7): walk the bytes with decode_char(), as
+     * utf8_check() does, one byte out for each sequence: the code point
+     * itself up to U+00FF, '?' above it, and '?' for each ill-formed piece,
+     * the walk going on after it (C0 AF gives "??"). Returns the number of
+     * bytes written. (make hint LAB=02 STEP=7) */
     (void)bytes;
     (void)len;
     (void)out;

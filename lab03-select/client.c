@@ -7,8 +7,10 @@
  * Left out on purpose: threads (lab04 does the same with two of them).
  *
  * This is the skeleton: lab02's client is given (arguments, connecting,
- * printing, --latin1), and the "TODO step 7" parts are yours: the loop and
- * its handlers. README.md explains it; the tests named "step 7" check it.
+ * printing, --latin1), and the "TODO step 6" and "TODO step 7" parts are
+ * yours: the loop and what comes from the server (step 6), then what you
+ * type (step 7). README.md explains them; the tests named "step 6" and
+ * "step 7" check them, and `make hint LAB=03 STEP=6` gives hints.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -99,12 +101,11 @@ static void queue_input(struct client *client, const char *bytes, size_t len)
 {
     size_t start, end;
 
-    /* TODO step 7: append the len bytes after queued, converted with
-     * utf8_from_latin1() if asked (room for 2 * len: each Latin-1 byte
-     * may take two). An empty queue starts over at the front; otherwise
-     * move the waiting bytes to the front when the new ones would not fit
-     * after them. Keep lines_end after the last "\n" in the queue: only
-     * whole lines are sent (sendable_end()). */
+    /* TODO step 7: add the bytes after the queued ones, converted to UTF-8
+     * with --latin1 (utf8_from_latin1(): up to 2 * len bytes). When they
+     * would not fit after queued, move the unsent bytes to the front first.
+     * Keep lines_end just after the last "\n" queued: sendable_end() lets
+     * only whole lines go. (make hint LAB=03 STEP=7) */
     (void)client;
     (void)bytes;
     (void)len;
@@ -120,11 +121,10 @@ static size_t take_until_fin(struct client *client, const char *bytes, size_t le
 {
     size_t i, line_len;
 
-    /* TODO step 7: follow the lines through the bytes: a line may span two
-     * reads, so line_start and line_len carry its start across calls. A
-     * line that is "fin" (any letter case, a "\r" before its "\n" allowed)
-     * ends the input: return the count of bytes up to its "\n" included;
-     * what follows it is never sent. */
+    /* TODO step 7: spot a line "fin" (any letter case, a "\r" before its
+     * "\n" allowed): it ends the input, and what follows it is never sent.
+     * A line may come in two reads: line_start and line_len keep its first
+     * bytes from one call to the next. (make hint LAB=03 STEP=7) */
     (void)client;
     (void)bytes;
     (void)len;
@@ -140,11 +140,11 @@ static void handle_input(struct client *client)
     char bytes[INPUT_CHUNK];
     ssize_t len;
 
-    /* TODO step 7: ONE read() of standard input, not stdio (whose buffer
-     * select() cannot see), then queue_input() what take_until_fin()
-     * keeps. EINTR: nothing now. End of input (or an error, printed as
-     * "read: <reason>"): the input is done, and an unfinished last line is
-     * still a line: it needs its "\n". */
+    /* TODO step 7: ONE read() of standard input: not stdio, whose buffer
+     * select() cannot see. Queue what belongs to the session
+     * (take_until_fin(), queue_input()). EINTR: nothing now. End of input,
+     * or an error (printed as "read: <reason>"): the input is done, and an
+     * unfinished last line still gets its "\n". (make hint LAB=03 STEP=7) */
     (void)client;
     (void)bytes;
     (void)len;
@@ -160,9 +160,10 @@ static int flush_queue(struct client *client)
     size_t end = sendable_end(client);
     ssize_t sent;
 
-    /* TODO step 7: as the server's flush_output(), but only up to end:
-     * send() what the socket takes, never waiting. EAGAIN: the rest waits
-     * for select(); another error: the server is gone. */
+    /* TODO step 7: as the server's outbuf_flush(), but only up to end:
+     * send() what the socket takes and never wait. EAGAIN: the rest waits
+     * for select(); another error: the server is gone.
+     * (make hint LAB=03 STEP=7) */
     (void)client;
     (void)end;
     (void)sent;
@@ -179,11 +180,12 @@ static int handle_answers(struct client *client)
     enum linebuf_result result;
     ssize_t received;
 
-    /* TODO step 7: ONE linebuf_fill() from the server, then print_line()
-     * every complete line (an over-long one is skipped: no server of the
-     * course sends one), noting whether the last was "bye"; then
-     * prompt(). EAGAIN, EWOULDBLOCK or EINTR: nothing now, 0. End of file
-     * or an error: the server closed, -1. */
+    /* TODO step 6: ONE linebuf_fill() from the server, then print every
+     * complete line the reader holds (print_line(); skip an over-long one:
+     * no server of the course sends one), and remember whether the last
+     * was "bye"; then the prompt again. Nothing after all (EAGAIN, EINTR):
+     * 0. End of file or an error: the server closed, -1.
+     * (make hint LAB=03 STEP=6) */
     (void)client;
     (void)line;
     (void)len;
@@ -191,7 +193,7 @@ static int handle_answers(struct client *client)
     (void)received;
     (void)print_line;
     (void)prompt;
-    todo(7, "read the server once and print every complete line (handle_answers)");
+    todo(6, "read the server once and print every complete line (handle_answers)");
     return -1;
 }
 
@@ -203,17 +205,18 @@ static int talk(struct client *client)
     fd_set read_set, write_set;
     int max_fd = client->server_fd > STDIN_FILENO ? client->server_fd : STDIN_FILENO;
 
-    /* TODO step 7: the select() loop over standard input and the server.
-     *  - Once the input is done and all of it sent, shutdown(SHUT_WR),
-     *    once: the server answers what came and closes; we still read.
-     *  - The server is always in read_set: it may close at any time.
-     *    Standard input only while the input is not done and the queue
-     *    has room; the server in write_set while something is sendable.
-     *  - Serve what select() reports; after reading input, try to send at
-     *    once. The loop ends when the server closes (or is gone).
-     * Then print "connection closed by server", unless that end was
-     * expected: after "bye", or after our own end of input. Return 0; -1
-     * after printing "select: <reason>" if select() fails (not EINTR). */
+    /* TODO step 6: one select() loop over the server and standard input,
+     * until the server closes. The server is always watched for reading:
+     * it may close at any time, even while you type nothing. Standard
+     * input only while the input is not done and the queue has room; the
+     * server for writing while something is sendable (sendable_end()).
+     * Serve what select() reports (handle_answers(), flush_queue(),
+     * handle_input() then a flush_queue() at once). Once the input is done
+     * and all of it sent, half-close (shutdown(SHUT_WR)), once. At the end
+     * print "connection closed by server" unless that end was expected
+     * (after "bye", or after our own end of input) and return 0; a
+     * select() failure other than EINTR prints "select: <reason>", -1.
+     * (make hint LAB=03 STEP=6) */
     (void)read_set;
     (void)write_set;
     (void)max_fd;
@@ -222,7 +225,7 @@ static int talk(struct client *client)
     (void)handle_answers;
     (void)flush_queue;
     (void)handle_input;
-    todo(7, "the select() loop over standard input and the server (talk)");
+    todo(6, "the select() loop over standard input and the server (talk)");
     return -1;
 }
 

@@ -5,7 +5,8 @@
  * would wait for it). Leaves out: growing (the caller bounds what it queues).
  *
  * This is the skeleton: outbuf_init() and outbuf_pending() are given, and
- * the two "TODO step 4" functions are yours (README.md, step 4).
+ * the two "TODO step 4" functions are yours (README.md, step 4; hints:
+ * make hint LAB=03 STEP=4).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,10 +42,10 @@ size_t outbuf_pending(const struct outbuf *ob)
 
 void outbuf_append(struct outbuf *ob, const char *bytes, size_t len)
 {
-    /* TODO step 4: append the len bytes at data + queued. They fit once
-     * the unsent bytes are moved to the front of data (memmove: the areas
-     * may overlap), which is needed only when they do not fit after
-     * queued. */
+    /* TODO step 4: add the len bytes after the bytes queued. The caller
+     * made sure that the unsent bytes and these fit in data; when they do
+     * not fit after queued, make room first by moving the unsent bytes to
+     * the front (the two areas may overlap). (make hint LAB=03 STEP=4) */
     (void)ob;
     (void)bytes;
     (void)len;
@@ -55,12 +56,12 @@ int outbuf_flush(struct outbuf *ob)
 {
     ssize_t sent;
 
-    /* TODO step 4: send() data[sent..queued) until it is all sent or the
-     * socket is full. Never wait: a full socket (EAGAIN) keeps the rest
-     * for later, and select() says when there is room. EINTR: again; any
-     * other error: -1, the peer is gone. Once all is sent, start the queue
-     * over at the front. Not send_all(): it would wait for this client
-     * while everyone else waits too. */
+    /* TODO step 4: send() the unsent bytes until none is left or the
+     * socket is full, and never wait: not send_all(), which would wait for
+     * this client while every other one waits too. A full socket (EAGAIN)
+     * is no error: the rest waits until select() says there is room. EINTR:
+     * try again; any other error: -1, the peer is gone. Once all is sent,
+     * the queue starts again at the front. (make hint LAB=03 STEP=4) */
     (void)ob;
     (void)sent;
     todo(4, "send what the socket takes of the answer queue (outbuf_flush)");

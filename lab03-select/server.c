@@ -6,8 +6,9 @@
  *
  * This is the skeleton: lab02's modules and answers (answer.c), net.c's
  * set-up, the structs and main() are given, and each "TODO step N" is yours
- * to write: steps 1 to 6 here (step 4 in outbuf.c too), step 7 in client.c.
- * README.md explains every step; the tests named "step N" check it.
+ * to write: steps 1, 2, 3 and 5 here, step 4 in outbuf.c, steps 6 and 7 in
+ * client.c. README.md explains every step; the tests named "step N" check
+ * it, and `make hint LAB=03 STEP=N` gives hints, one level more each time.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -68,23 +69,24 @@ static int has_room(const struct client *client)
 /* Closes and frees a client (it sees end of file), and clears its slot. */
 static void free_client(struct server *server, struct client *client)
 {
-    /* TODO step 1: undo add_client(): empty its slot, close its socket,
-     * free the record. A descriptor is free again: accepting may resume
-     * (step 5). */
+    /* TODO step 3: undo add_client(): the slot empty again, the socket
+     * closed (the client sees end of file), the record freed. A descriptor
+     * is free again, so accepting may resume if it was paused.
+     * (make hint LAB=03 STEP=3) */
     (void)server;
     (void)client;
-    todo(1, "close and free a client, empty its slot (free_client)");
+    todo(3, "close and free a client, empty its slot (free_client)");
 }
 
 /* A client leaves: says so, then frees it. The caller must not touch it again. */
 static void drop_client(struct server *server, struct client *client)
 {
-    /* TODO step 1: print "client K disconnected" (unless quiet), then
-     * free_client(). */
+    /* TODO step 5: log "client K disconnected" (unless quiet), then free
+     * the client. (make hint LAB=03 STEP=5) */
     (void)server;
     (void)client;
     (void)free_client;
-    todo(1, "a client leaves: say so and free it (drop_client)");
+    todo(5, "a client leaves: say so and free it (drop_client)");
 }
 
 /* Answers the complete lines in the client's reader while its queue has
@@ -99,15 +101,15 @@ static int answer_lines(struct server *server, struct client *client)
     enum linebuf_result result;
     enum answer_kind kind;
 
-    /* TODO step 3: take the complete lines out of the client's reader with
-     * linebuf_next(), get lab02's answer to each from answer_line() (given,
-     * answer.c) and outbuf_append() it. Log each line that is not an error
-     * (unless quiet): "client K: <line>", the line escaped into
-     * server->shown by utf8_escape_controls(). Every line, not one:
-     * select() cannot see the lines already in the reader. Stop at "fin"
-     * (closing), and before each line check has_room(): without room,
-     * leave the rest in the reader and return 1 (step 4 says why it must
-     * be each line). */
+    /* TODO step 5: answer every complete line the reader holds, not just
+     * one: select() cannot see lines already read into user space. Each
+     * answer comes from answer_line() and goes into the client's queue
+     * (linebuf_next(), outbuf_append()). Log each line that is not an error
+     * as "client K: <line>" (unless quiet), its control characters escaped
+     * into server->shown (utf8_escape_controls()). Nothing after "fin" is
+     * answered: the client is closing. The queue is bounded: ask
+     * has_room() before EACH line, and without room leave the rest in the
+     * reader. (make hint LAB=03 STEP=5) */
     (void)server;
     (void)client;
     (void)line;
@@ -116,7 +118,7 @@ static int answer_lines(struct server *server, struct client *client)
     (void)answer;
     (void)result;
     (void)kind;
-    todo(3, "answer the complete lines in the client's reader (answer_lines)");
+    todo(5, "answer the complete lines in the client's reader (answer_lines)");
     return 0;
 }
 
@@ -128,16 +130,18 @@ static int serve_client(struct server *server, struct client *client)
 {
     int waiting;
 
-    /* TODO step 4: answer_lines(), then outbuf_flush() (yours too, in
-     * outbuf.c); again while lines wait and sending made room for them, so
-     * that no line is left in the reader unless the client is paused. When
-     * its input has ended and no line waits, the client is closing. Return
-     * -1 for a client that must go: gone, or closing with everything sent. */
+    /* TODO step 5: answer the waiting lines and send what the socket takes
+     * (answer_lines(), outbuf_flush()), and again as long as lines still
+     * wait and sending made room for them: when it returns, no complete
+     * line is left in the reader unless the client is paused. A client
+     * whose input has ended, with no line left, is closing. -1 when it must
+     * go: gone (sending failed), or closing with nothing left to send.
+     * (make hint LAB=03 STEP=5) */
     (void)server;
     (void)client;
     (void)waiting;
     (void)answer_lines;
-    todo(4, "answer and send, as long as there is room (serve_client)");
+    todo(5, "answer and send, as long as there is room (serve_client)");
     return -1;
 }
 
@@ -146,16 +150,18 @@ static void handle_readable(struct server *server, struct client *client)
 {
     ssize_t received;
 
-    /* TODO step 3: ONE linebuf_fill() (select() promised one read, not
-     * two), then serve_client(). EAGAIN: nothing after all. Another error:
-     * the client is gone. End of file: the client sends no more, but its
-     * complete lines are still answered before it is closed. */
+    /* TODO step 5: ONE linebuf_fill(): select() promised that one read
+     * will not wait, not two. Then serve the client. Tell apart: nothing
+     * after all (EAGAIN), the client gone (another error), and end of file:
+     * it sends no more, but its complete lines are still answered before
+     * it is closed. A client that must go is dropped.
+     * (make hint LAB=03 STEP=5) */
     (void)server;
     (void)client;
     (void)received;
     (void)serve_client;
     (void)drop_client;
-    todo(3, "read a client once and serve its lines (handle_readable)");
+    todo(5, "read a client once and serve its lines (handle_readable)");
 }
 
 /* Creates the record of a newly accepted client, peer its address as text.
@@ -164,16 +170,17 @@ static int add_client(struct server *server, int fd, const char *peer)
 {
     struct client *client;
 
-    /* TODO step 1: make fd non-blocking (net_set_nonblocking()), allocate
-     * and fill the record (number: in order of connection, from 1; its
-     * reader and its queue on fd: linebuf_init(), outbuf_init()), put it at
-     * clients[fd], and print "client K connected from PEER" (unless
-     * quiet). Any failure: -1. */
+    /* TODO step 3: give the connection its record in clients[fd]: the
+     * next number (1, 2, ... in order of connection, never reused), a line
+     * reader and an answer queue on fd (linebuf_init(), outbuf_init()).
+     * Its socket must never block the loop: make it non-blocking. Log
+     * "client K connected from PEER" (unless quiet). Any failure: -1.
+     * (make hint LAB=03 STEP=3) */
     (void)server;
     (void)fd;
     (void)peer;
     (void)client;
-    todo(1, "create a client's record and put it in the table (add_client)");
+    todo(3, "create a client's record and put it in the table (add_client)");
     return -1;
 }
 
@@ -185,19 +192,21 @@ static void handle_new_connections(struct server *server)
     char peer[NET_PEER_SIZE];
     int fd, i;
 
-    /* TODO step 5: net_accept() the waiting connections, ACCEPT_BATCH at
-     * most. A descriptor select() cannot watch (FD_SETSIZE) is refused with
-     * net_refuse() and SERVER_FULL, never added; so is one add_client()
-     * fails on. EMFILE or ENFILE: net_refuse_with_spare(); if it has no
-     * spare, pause accepting (accept_paused) and stop. EINTR or
-     * ECONNABORTED: go on. EAGAIN: nobody else waits. Anything else: print
-     * "accept: <reason>" and stop. */
+    /* TODO step 3: accept the connections waiting (net_accept()) until
+     * none is left (EAGAIN), ACCEPT_BATCH at most, and add each as a
+     * client. Refuse with SERVER_FULL (net_refuse()) a descriptor select()
+     * cannot watch (FD_SETSIZE and above: never in a set, never in the
+     * table) and one add_client() fails on. Out of descriptors (EMFILE,
+     * ENFILE), the connection stays queued: refuse it with the spare
+     * (net_refuse_with_spare()), or, with no spare, pause accepting. EINTR
+     * and ECONNABORTED are no errors; print any other as "accept:
+     * <reason>" and return. (make hint LAB=03 STEP=3) */
     (void)loop;
     (void)peer;
     (void)fd;
     (void)i;
     (void)add_client;
-    todo(5, "accept the waiting connections (handle_new_connections)");
+    todo(3, "accept the waiting connections (handle_new_connections)");
 }
 
 /* Builds the sets for select() from scratch (select() overwrote them): the
@@ -208,14 +217,12 @@ static int fill_sets(const struct server *server, fd_set *read_set, fd_set *writ
     const struct client *client;
     int fd, max_fd;
 
-    /* TODO step 2: empty both sets, then put in
-     *  - read_set: the self-pipe's read end (loop.wake_fds[0]), the
-     *    listening socket unless accepting is paused (step 5), and each
-     *    client still reading: not at end of input, not closing, and not
-     *    paused (has_room());
-     *  - write_set: each client with answers waiting (outbuf_pending()).
-     * Return the highest descriptor you put in (select() wants it plus
-     * one). */
+    /* TODO step 1: build both sets from nothing and return the highest
+     * descriptor put in. To read: the self-pipe's read end, the listener
+     * unless accepting is paused, and each client that may still send and
+     * has room for answers (has_room(): a paused client is not read). To
+     * write: each client with answers waiting (outbuf_pending()).
+     * (make hint LAB=03 STEP=1) */
     (void)server;
     (void)read_set;
     (void)write_set;
@@ -223,7 +230,7 @@ static int fill_sets(const struct server *server, fd_set *read_set, fd_set *writ
     (void)fd;
     (void)max_fd;
     (void)has_room;
-    todo(2, "build the sets for select() (fill_sets)");
+    todo(1, "build the sets for select() (fill_sets)");
     return -1;
 }
 
@@ -237,18 +244,16 @@ static int serve(struct server *server)
     struct client *client;
     int max_fd, fd;
 
-    /* TODO step 2: for ever: fill_sets(), select() on them with no timeout,
-     * then serve what is ready.
-     *  - Accepting paused (step 5): a connection waits that select() no
-     *    longer reports, so give it the timeout retry, ACCEPT_RETRY_SECONDS
-     *    (set it each turn), and once it returns, whatever woke it, clear
-     *    accept_paused: the listener is watched again.
-     *  - Self-pipe readable: return 0. Listening socket readable:
-     *    handle_new_connections(). Each client readable:
-     *    handle_readable(); writable: serve_client(), and drop_client() if
-     *    that gives -1. A client may be gone after its first handler.
-     *  - EINTR from select(): loop; another error: "select: <reason>",
-     *    return -1. */
+    /* TODO step 1: the loop: fresh sets (fill_sets()), one select(), then
+     * serve every descriptor it reported before waiting again. While
+     * nobody talks the server must use no CPU: no timeout, except while
+     * accepting is paused (wait ACCEPT_RETRY_SECONDS at most, then watch
+     * the listener again). The self-pipe readable means stop: return 0.
+     * The listener: handle_new_connections(). A client: handle_readable()
+     * if readable, serve_client() if writable (-1: drop_client()); the
+     * first handler may have freed it, so look in the table again between
+     * the two. EINTR is no error; another select() failure prints "select:
+     * <reason>" and returns -1. (make hint LAB=03 STEP=1) */
     (void)server;
     (void)read_set;
     (void)write_set;
@@ -259,7 +264,7 @@ static int serve(struct server *server)
     (void)fill_sets;
     (void)handle_new_connections;
     (void)handle_readable;
-    todo(2, "the select() loop (serve)");
+    todo(1, "the select() loop (serve)");
     return -1;
 }
 
@@ -269,10 +274,11 @@ static void drop_all_clients(struct server *server)
 {
     int fd;
 
-    /* TODO step 6: free_client() every client left. */
+    /* TODO step 2: free every client still in the table, without a
+     * "disconnected" line. (make hint LAB=03 STEP=2) */
     (void)server;
     (void)fd;
-    todo(6, "close and free every client (drop_all_clients)");
+    todo(2, "close and free every client (drop_all_clients)");
 }
 
 int main(int argc, char *argv[])

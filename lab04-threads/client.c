@@ -7,7 +7,8 @@
  *
  * This is the skeleton: the session, sending whole lines (send_lines()) and
  * main() are given, and the "TODO step 7" parts are yours: the two threads'
- * work. README.md explains it; the tests named "step 7" check it.
+ * work. README.md explains it; the tests named "step 7" check it, and
+ * `make hint LAB=04 STEP=7` gives hints, one level more each time.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -79,10 +80,10 @@ static void todo(int step, const char *what)
  * invalid byte would be a mere '?'); only then does --latin1 convert them. */
 static void print_text(struct session *session, const char *text, size_t len, int end_of_line)
 {
-    /* TODO step 7: escape first (utf8_escape_controls() into
-     * session->escaped), then, with --latin1, convert the escaped text
-     * (utf8_to_latin1() into session->converted); write the result by its
-     * length (a line may hold a NUL byte), then the "\n" if asked. */
+    /* TODO step 7: escape, then convert with --latin1, then write by length
+     * (a line may hold a NUL), and the "\n" if asked. Calls:
+     * utf8_escape_controls(), utf8_to_latin1(), fwrite().
+     * (make hint LAB=04 STEP=7) */
     (void)session;
     (void)text;
     (void)len;
@@ -100,12 +101,10 @@ static void print_received(struct session *session)
     char *data = session->received, *newline;
     size_t len;
 
-    /* TODO step 7: each complete line of received[start..fill) is printed
-     * without its "\n" (nor a "\r" before it) and start moves past it;
-     * search for "\n" from scanned on only. bye tells whether the line
-     * just printed was exactly "bye" (a cut line is not). No "\n" left:
-     * the rest is still coming, unless the buffer is full: then print all
-     * but its last byte with no "\n", note line_cut, and go on from there. */
+    /* TODO step 7: print each complete line of received[start..fill)
+     * without its "\n" or "\r\n", start past it, bye set for exactly "bye";
+     * a full buffer with no "\n" as above. No byte is searched twice
+     * (scanned). Calls: memchr(), print_text(). (make hint LAB=04 STEP=7) */
     (void)data;
     (void)newline;
     (void)len;
@@ -124,18 +123,12 @@ static void *receive_lines(void *arg)
     ssize_t got;
     int expected;
 
-    /* TODO step 7: this thread only receives and prints. Print what is
-     * complete, move the start of an unfinished line to the front of
-     * session->received (start, scanned and fill follow), and recv() into
-     * the room left, again and again; it waits in recv() as long as it
-     * takes, and nobody waits with it. EINTR: again; end of file or an
-     * error (a reset): the server is gone. Then print an unfinished last
-     * piece as a line, say "connection closed by server" unless that close
-     * was expected (after "bye", or after our own end of input:
-     * input_done, which the main thread writes under session->lock), and
-     * wake the main thread, which may be waiting in select() for standard
-     * input: one byte into session->wake_pipe[1]. Nobody kills this thread
-     * and it kills nobody. */
+    /* TODO step 7: receive and print until the server closes or resets;
+     * then an unfinished last piece as a line, "connection closed by
+     * server" unless expected (after "bye", or input_done, read under
+     * session->lock), and one byte into session->wake_pipe[1]. Calls:
+     * print_received(), memmove(), recv(), puts(), write().
+     * (make hint LAB=04 STEP=7) */
     (void)session;
     (void)pending;
     (void)got;
@@ -153,11 +146,9 @@ static size_t take_until_fin(const char *bytes, size_t len, char line_start[4],
 {
     size_t i, n;
 
-    /* TODO step 7: lab03's, with its state passed in. A "fin" line is
-     * "fin" in any letter case, with or without a "\r" before its "\n";
-     * what follows it is never sent. A read() may stop in the middle of a
-     * line: line_start keeps its first bytes (4 at most) and *line_len
-     * counts them all, from one call to the next. */
+    /* TODO step 7: lab03's, with its state passed in: a "fin" line is
+     * "fin" in any case, "\r" allowed; a line may span calls. Calls:
+     * strncasecmp(). (make hint LAB=04 STEP=7) */
     (void)bytes;
     (void)len;
     (void)line_start;
@@ -218,18 +209,13 @@ static void send_input(struct session *session)
     fd_set read_set;
     ssize_t got;
 
-    /* TODO step 7: wait in select() (no timeout) for standard input or the
-     * pipe. News in the pipe: the server closed and the receiver has said
-     * so; return at once, even while nobody types. Input: one read() (not
-     * stdio, as in lab03) after what session->input holds already, leaving
-     * its last byte free for send_lines(); keep the bytes up to a "fin"
-     * line (take_until_fin()) and send the complete lines (send_lines(),
-     * given). The loop ends at the end of input, after "fin", or when a
-     * send fails (the server is gone: the receiver will say so). Then,
-     * unless a send failed, what is left goes as a last line; our side is
-     * done (input_done, under session->lock), and shutdown() of our writing
-     * half lets the server close after its last lines, which the receiver
-     * still prints. */
+    /* TODO step 7: until the end of input, "fin", a failed send or news in
+     * the pipe (then return at once): wait for standard input or the pipe,
+     * read what came, send its complete lines, nothing after "fin". Then
+     * (unless a send failed) what is left as a last line, input_done set
+     * under session->lock, and our writing half shut down. Calls: select(),
+     * read(), take_until_fin(), send_lines(), shutdown().
+     * (make hint LAB=04 STEP=7) */
     (void)session;
     (void)pipe_fd;
     (void)max_fd;

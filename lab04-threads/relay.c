@@ -10,7 +10,8 @@
  * This is the skeleton: the structs, relay_init(), relay_member_init(),
  * relay_send() and relay_answer() are given, and each "TODO step N" is
  * yours: steps 1, 2, 3, 5 and 6 here, the others in server.c and client.c.
- * README.md explains every step; the tests named "step N" check it.
+ * README.md explains every step; the tests named "step N" check it, and
+ * `make hint LAB=04 STEP=N` gives hints, one level more each time.
  */
 #include "relay.h"
 
@@ -83,11 +84,10 @@ void relay_member_init(struct relay_member *m, int fd, unsigned long number)
 /* How many bytes of the log m's writer has still to pass. */
 static unsigned long long owed(const struct relay_member *m)
 {
-    /* TODO step 5: the bytes from the start of the oldest batch m has not
-     * passed to the end of the last one it will pass (m->last once it
-     * left, otherwise the newest); 0 when it has passed everything. Each
-     * batch knows where it starts in the log: no need to walk the list.
-     * The lock is held. */
+    /* TODO step 5: the lock is held. Return the bytes from the oldest
+     * batch m has not passed to the end of the last one it will pass
+     * (m->last, or the newest), 0 if none: from the batches' start, without
+     * walking the log. (make hint LAB=04 STEP=5) */
     (void)m;
     todo(5, "how far behind a member is (owed)");
     return 0;
@@ -100,16 +100,14 @@ static void pass_batches(struct relay_member *m, size_t count)
 {
     struct relay_batch *batch;
 
-    /* TODO step 2: the lock is held. m's place in the log (m->unsent) moves
-     * on by count batches, never beyond m->last (past it m is owed nothing:
-     * NULL); each batch passed has one writer fewer to wait for. Then free
-     * the batches at the old end of the log that no writer needs any more,
-     * and keep relay.oldest and relay.newest right (both NULL once the log
-     * is empty). A batch in the middle cannot be free while an older one is
-     * not: every writer passes them in order.
-     * TODO step 5, later: last, if m was behind and now owes less than
-     * RELAY_LOW_WATER, it is not behind any more; when the last member
-     * behind catches up, the senders waiting in append_waiting() may go. */
+    /* TODO step 2: the lock is held. m's place (m->unsent) moves on by
+     * count batches, never past m->last, each with one writer fewer to
+     * wait for; the batches no writer needs any more are freed, and
+     * relay.oldest and relay.newest stay right. Calls: free().
+     * (make hint LAB=04 STEP=2)
+     * TODO step 5, later: m behind and now under RELAY_LOW_WATER is behind
+     * no more; once nobody is, every waiting sender may go. Calls:
+     * pthread_cond_broadcast(). (make hint LAB=04 STEP=5) */
     (void)m;
     (void)count;
     (void)batch;
@@ -120,11 +118,10 @@ static void pass_batches(struct relay_member *m, size_t count)
  * to m->last), then ends. */
 static void leave_chat(struct relay_member *m)
 {
-    /* TODO step 3: the lock is held. A member still in the chat stops
-     * counting among those that hear new batches, and the newest batch is
-     * the last it is owed. In any case it has left (a second call changes
-     * nothing more), and its writer, which may be asleep in relay_next(),
-     * must hear of it. */
+    /* TODO step 3: the lock is held. m stops hearing new batches (once
+     * only: out of the chat's count, the newest batch the last it is owed),
+     * is marked left, and its writer, maybe asleep in relay_next(), hears
+     * of it. Calls: pthread_cond_signal(). (make hint LAB=04 STEP=3) */
     (void)m;
     todo(3, "take a member out of the chat (leave_chat)");
 }
@@ -132,11 +129,10 @@ static void leave_chat(struct relay_member *m)
 /* Shuts m's connection down (its reader and writer wake up and end). */
 static void drop(struct relay_member *m)
 {
-    /* TODO step 3: the lock is held. Once only: mark m dropped, shutdown()
-     * its socket both ways and take it out of the chat. Its reader's recv()
-     * returns at once and its writer's send() fails: both end as if the
-     * client had gone. Not close(): the reader owns the descriptor and
-     * closes it, once, at its very end. */
+    /* TODO step 3: the lock is held. Once only: m marked dropped, its
+     * connection shut down both ways (its reader and writer then end as if
+     * the client had gone; only its reader closes the socket), and out of
+     * the chat. Calls: shutdown(), leave_chat(). (make hint LAB=04 STEP=3) */
     (void)m;
     (void)leave_chat;
     todo(3, "drop a member: shut its connection down (drop)");
@@ -152,23 +148,16 @@ static int append(unsigned long from, unsigned long to, const char *bytes, size_
     struct timespec now;
     int fell_behind = 0;
 
-    /* TODO step 1: the lock is held (every caller holds it). With nobody in
-     * the chat there is nothing to do. Otherwise the bytes become a new
-     * batch at the newest end of the log (the oldest too, if the log was
-     * empty): one malloc() for the struct and its bytes, its fields set
-     * (every writer in the chat has to pass it; start: the bytes appended
-     * before it), relay.appended counting them.
-     * Then the writers: a member in the chat whose writer has passed
-     * everything (no unsent batch) is asleep in relay_next(), or about to
-     * be: this batch is its next one; wake that writer (its own condition,
-     * which only it waits on).
-     * TODO step 5, later: in the same walk over the members, one that is
-     * not behind nor dropped and now owes more than RELAY_HIGH_WATER falls
-     * behind: mark it, count it, and give it its deadline,
-     * RELAY_CATCH_UP_SECONDS from now on CLOCK_MONOTONIC. If one fell
-     * behind, write a byte into relay.wake_fd: the main thread may be
-     * asleep in poll() with no deadline to keep (a full pipe, EAGAIN, holds
-     * a wake-up already). */
+    /* TODO step 1: the lock is held. Nobody in the chat: nothing to do.
+     * Otherwise the bytes become one batch at the newest end of the log,
+     * to be passed by every writer in the chat; a member whose writer had
+     * passed everything gets it as its next one, and that writer is woken.
+     * Returns 0, -1 if memory ran out. Calls: malloc() (once: bytes[] is a
+     * flexible array member), memcpy(), pthread_cond_signal().
+     * (make hint LAB=04 STEP=1)
+     * TODO step 5, later: a member now over RELAY_HIGH_WATER falls behind,
+     * with its deadline; then wake the main thread through relay.wake_fd.
+     * Calls: clock_gettime(), write(). (make hint LAB=04 STEP=5) */
     (void)from;
     (void)to;
     (void)bytes;
@@ -188,8 +177,9 @@ static void announce(const struct relay_member *m, const char *what)
     char news[NEWS_SIZE];
     int len;
 
-    /* TODO step 3: the lock is held. The line, "\n" included, is appended
-     * as a batch from m for everyone: m's own writer skips it. */
+    /* TODO step 3: the lock is held. Append "* client-K <what>\n" from m
+     * for everyone (m's writer skips it). Calls: snprintf(), append().
+     * (make hint LAB=04 STEP=3) */
     (void)m;
     (void)what;
     (void)news;
@@ -202,12 +192,10 @@ void relay_join(struct relay_member *m)
     char welcome[NEWS_SIZE];
     int len;
 
-    /* TODO step 3: all of it under the lock, in one go, so that no other
-     * batch comes in between: m goes into the list of members and into the
-     * chat (it counts in the batches appended from now on, and in none
-     * before), then its welcome is appended, from the relay for m alone,
-     * then the news that it joined. So its welcome is its first line, and
-     * it hears of nothing older. */
+    /* TODO step 3: under the lock, in one go: m into the list and the chat,
+     * then "welcome client-K" for m alone, then the news for the others.
+     * So its welcome is its first line, and it hears of nothing older.
+     * Calls: snprintf(), append(), announce(). (make hint LAB=04 STEP=3) */
     (void)m;
     (void)welcome;
     (void)len;
@@ -221,12 +209,10 @@ int relay_expire(void)
     struct timespec now;
     long long wait_ms = -1, ms;
 
-    /* TODO step 5: under the lock, look at each member behind and not yet
-     * dropped: past its deadline it is late (relay_leave() reports it) and
-     * dropped; otherwise it counts for the shortest wait. Return that wait
-     * in milliseconds, rounded up (woken a little early, the main thread
-     * would find nothing to drop), or -1 if nobody is behind. CLOCK_MONOTONIC
-     * as in append(): setting the clock must not move a deadline.
+    /* TODO step 5: under the lock, drop each member behind past its
+     * deadline (late: relay_leave() reports it). Return the milliseconds to
+     * the nearest deadline left, rounded up, or -1 if nobody is behind.
+     * Calls: clock_gettime(), drop(). (make hint LAB=04 STEP=5)
      * Replace the whole body: the line below is the skeleton's, right until
      * step 5 (nobody falls behind before it: no deadline to keep). */
     (void)m;
@@ -242,13 +228,11 @@ static int append_waiting(struct relay_member *sender, unsigned long to, const c
 {
     int result = -1;
 
-    /* TODO step 5: where a sender waits: in its reader thread, before its
-     * batch enters the log, so that it calls no recv() meanwhile and TCP
-     * slows its client down. Under the lock, wait on relay.caught_up as
-     * long as some member is behind; a drop of the sender, or the stop,
-     * ends the wait too, and then nothing is appended (-1: the session is
-     * over). Otherwise append the bytes: from the sender for everyone
-     * (to == 0), or from the relay for the sender alone (an answer).
+    /* TODO step 5: under the lock, wait while a member is behind; the
+     * sender dropped or the stop: append nothing, return -1. Otherwise
+     * append from the sender for everyone (to 0), or from the relay for
+     * the sender alone, and return what append() returns. Calls:
+     * pthread_cond_wait(), append(). (make hint LAB=04 STEP=5)
      * Replace the whole body: the lines below are the skeleton's, so that
      * steps 1 to 4 run without flow control: they append at once, and stop
      * the server here as soon as the log holds more than RELAY_HIGH_WATER
@@ -276,18 +260,12 @@ int relay_next(struct relay_member *m, struct iovec *iov, int max, size_t *passe
     struct relay_batch *batch;
     int count = 0;
 
-    /* TODO step 2: the consumer's side, under the lock. Sleep on m->wake
-     * while m's writer has nothing unsent and m has not left (woken, test
-     * again: a wake-up proves nothing). Owed nothing after all (it left),
-     * or dropped: let go of every batch it still holds, so that they can be
-     * freed, and return -1. Otherwise walk the log from m->unsent, up to
-     * max entries and never beyond m->last: every batch walked counts in
-     * *passed, and those meant for m (for everyone but their sender, or for
-     * m alone) get an iov entry pointing at their bytes. Return the number
-     * of entries, 0 if all were skipped.
-     * Nothing is copied and nothing freed here: the writer sends straight
-     * from the batches, without the lock, for no one frees a batch that a
-     * writer has not passed yet. */
+    /* TODO step 2: under the lock, sleep while m has nothing unsent and has
+     * not left. Owed nothing, or dropped: let go of all it holds, return
+     * -1. Otherwise point iov at the batches meant for m, max at most,
+     * never past m->last, counting in *passed every batch walked; return
+     * the entries (0: all skipped). Nothing copied, nothing freed. Calls:
+     * pthread_cond_wait(), pass_batches(). (make hint LAB=04 STEP=2) */
     (void)m;
     (void)iov;
     (void)max;
@@ -301,9 +279,10 @@ int relay_next(struct relay_member *m, struct iovec *iov, int max, size_t *passe
 
 void relay_passed(struct relay_member *m, size_t passed, int failed)
 {
-    /* TODO step 2: under the lock, the writer has passed that many batches.
-     * A failed send means the client is gone: drop it (drop(), step 3) and
-     * let go of everything it is still owed. */
+    /* TODO step 2: under the lock, m's writer passed that many batches; a
+     * failed send drops m and lets go of all it is owed. Calls:
+     * pass_batches(), drop() (step 3's: call it all the same).
+     * (make hint LAB=04 STEP=2) */
     (void)m;
     (void)passed;
     (void)failed;
@@ -315,10 +294,10 @@ int relay_leave(struct relay_member *m)
 {
     int late;
 
-    /* TODO step 3: under the lock, m leaves the chat, and everyone else
-     * hears "* client-K left", unless the relay is stopping (nobody would
-     * read it). Return whether the relay had dropped m for not catching up
-     * (m->late, which relay_expire() sets from step 5 on). */
+    /* TODO step 3: under the lock, m leaves the chat and the others hear
+     * "* client-K left", unless the relay is stopping. Return m->late (set
+     * by relay_expire() from step 5 on). Calls: leave_chat(), announce().
+     * (make hint LAB=04 STEP=3) */
     (void)m;
     (void)late;
     todo(3, "a member leaves the chat (relay_leave)");
@@ -329,10 +308,9 @@ void relay_remove(struct relay_member *m)
 {
     struct relay_member **link;
 
-    /* TODO step 3: under the lock, take m out of relay.members (a pointer
-     * to a pointer walks the list with no special case for its head; m may
-     * be missing: start_client() removes a member that never joined). Then
-     * destroy its condition variable: nobody waits on it any more. */
+    /* TODO step 3: under the lock, m out of relay.members (where it may be
+     * missing: see start_client()); then its condition variable destroyed.
+     * Calls: pthread_cond_destroy(). (make hint LAB=04 STEP=3) */
     (void)m;
     (void)link;
     todo(3, "take a member out of the relay's list (relay_remove)");
@@ -342,11 +320,10 @@ void relay_stop(void)
 {
     struct relay_member *m;
 
-    /* TODO step 6: under the lock, the relay stops (no more batches, no
-     * more news) and every member's connection is shut down, including
-     * those that left but whose writer is still sending: they are still in
-     * the list until relay_remove(). Readers get end of file, writers fail
-     * their send. Wake every sender waiting in append_waiting() too. */
+    /* TODO step 6: under the lock, the relay stops (relay.stopping), every
+     * member in the list is shut down, those that left included, and every
+     * sender waiting in append_waiting() is woken. Calls: shutdown(),
+     * pthread_cond_broadcast(). (make hint LAB=04 STEP=6) */
     (void)m;
     todo(6, "shut down every member, wake every sender (relay_stop)");
 }

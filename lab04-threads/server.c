@@ -10,7 +10,8 @@
  * thread's poll() loop (accept_clients()), most of start_client() and
  * main() are given, and each "TODO step N" is yours: steps 2, 3, 4 and 6
  * here, steps 1 to 6 in relay.c, step 7 in client.c. README.md explains
- * every step; the tests named "step N" check it.
+ * every step; the tests named "step N" check it, and
+ * `make hint LAB=04 STEP=N` gives hints, one level more each time.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -76,11 +77,9 @@ static int send_all_iov(int fd, struct iovec *iov, int count)
 {
     ssize_t sent;
 
-    /* TODO step 2: send_all() (net.c) for several buffers at once. writev()
-     * may send only part of them, and stop in the middle of one: move on
-     * past the entries sent whole, and start the one cut in two where it
-     * stopped, until nothing is left (count 0 included). Retry on EINTR
-     * only; any other error: -1, errno as writev() set it. */
+    /* TODO step 2: send_all() (net.c) for several buffers: all of them go,
+     * in order, however writev() cuts them; EINTR: again. Returns 0, or -1
+     * with writev()'s errno. Calls: writev(). (make hint LAB=04 STEP=2) */
     (void)fd;
     (void)iov;
     (void)count;
@@ -99,11 +98,12 @@ static void *writer_main(void *arg)
     size_t passed;
     int count, failed;
 
-    /* TODO step 2: until relay_next() says this writer is done, send what
-     * it points at, then tell the relay how many batches were passed and
-     * whether the send failed (relay_passed()). The send holds no lock: it
-     * may wait as long as this client does not read, and nobody else must
-     * wait with it. The writer never closes the socket: its reader does. */
+    /* TODO step 2: until relay_next() says this writer is done: send what
+     * it points at, holding no lock (a send may wait as long as the client
+     * does not read), then tell the relay what was passed and whether the
+     * send failed. The socket stays open: its reader closes it. Calls:
+     * relay_next(), send_all_iov(), relay_passed().
+     * (make hint LAB=04 STEP=2) */
     (void)client;
     (void)iov;
     (void)passed;
@@ -118,9 +118,9 @@ static void *writer_main(void *arg)
  * Returns 0, or -1 when the session is over (see relay_send()). */
 static int flush_batch(struct client *client)
 {
-    /* TODO step 4: the batch goes to relay_send() and is empty afterwards;
-     * an empty batch appends nothing. relay_send() may wait (flow control,
-     * step 5): meanwhile this thread reads nothing from its client. */
+    /* TODO step 4: the batch goes to the relay (nothing for an empty one)
+     * and is empty afterwards. Returns 0, or relay_send()'s -1. Calls:
+     * relay_send(). (make hint LAB=04 STEP=4) */
     (void)client;
     todo(4, "append the lines gathered for the others (flush_batch)");
     return -1;
@@ -134,15 +134,12 @@ static int take_line(struct client *client, const char *line, size_t len)
 {
     unsigned long number = client->member.number;
 
-    /* TODO step 4: the log line "client-K> <line>" is printed with the
-     * line's control characters escaped (utf8_escape_controls() into
-     * client->escaped: another client's bytes must not move the cursor or
-     * forge a line on the server's screen), in one printf() (one call: no
-     * other thread's line gets into it), by length: a line may hold a NUL.
-     * The batch gets "client-K> <line>\n" with the line's bytes as they
-     * came (what is relayed is exactly what was received). A line that
-     * would not fit (its prefix takes up to PREFIX_SIZE) flushes the batch
-     * first; the longest line fits an empty batch. */
+    /* TODO step 4: print "client-K> <line>" unless quiet, its control
+     * characters escaped, in one printf(); add "client-K> <line>\n" to the
+     * batch, the line's bytes as they came, the batch flushed first if it
+     * would overflow. Returns 0, or -1 when the session is over. Calls:
+     * utf8_escape_controls(), printf(), snprintf(), memcpy(),
+     * flush_batch(). (make hint LAB=04 STEP=4) */
     (void)number;
     (void)line;
     (void)len;
@@ -163,14 +160,13 @@ static int relay_chunk(struct client *client)
     char answer[ANSWER_SIZE];
     int answer_len;
 
-    /* TODO step 4: one linebuf_fill() (end of file or an error: the session
-     * is over), then every complete line it brought. A line too long,
-     * invalid UTF-8 (utf8_check()) or "fin" in any letter case is answered
-     * as in lab02 ("ERR ...", or "bye" that ends the session) to its sender
-     * alone, with relay_answer(), after the lines before it (flush the
-     * batch first): nothing of it is relayed. Any other line: take_line().
-     * At the end of the chunk, flush what the batch holds. Every -1 from
-     * the relay ends the session too.
+    /* TODO step 4: one linebuf_fill(), then each complete line: a line too
+     * long, invalid UTF-8 or "fin" (any case) is answered as in lab02 to
+     * its sender alone, after the lines before it; any other is taken for
+     * the others. Returns -1 at end of file, on an error, after "bye" or a
+     * -1 from the relay; else 0. Calls: linebuf_fill(), linebuf_next(),
+     * utf8_check(), strncasecmp(), snprintf(), take_line(), flush_batch(),
+     * relay_answer(). (make hint LAB=04 STEP=4)
      * Replace the whole body: the lines below are the skeleton's, so that
      * clients can join and leave (end of file, reset) before this step. */
     if (linebuf_fill(&client->lines) <= 0)
@@ -199,21 +195,15 @@ static void *reader_main(void *arg)
     while (relay_chunk(client) == 0)
         ;
     /* TODO step 3: the session is over. Print "client-K disconnected"
-     * (unless quiet) before the others can hear it, so that the log shows
-     * events in the order the clients see them. Leave the chat; if the
-     * relay had dropped the client for not catching up, say so on stderr:
-     * "client-K: dropped, still over N KiB behind after S s" (N and S from
-     * RELAY_LOW_WATER and RELAY_CATCH_UP_SECONDS). Wait for the writer to
-     * end (it sends what the client is owed, "bye" among it). Take the
-     * member out of the relay before you close the socket: from close() on
-     * its number may be given to a new client, and relay_stop() shuts down
-     * every socket still in the relay's list. Last, hand this thread to the
-     * main thread, which joins it: onto threads.finished, out of
-     * threads.running (wake whoever waits for that count), then one byte
-     * 'r' into the main thread's wake-up pipe (see it above; EAGAIN: the
-     * pipe holds a wake-up already).
-     * From the moment the main thread can see the record, it may free it:
-     * touch client no more. */
+     * unless quiet, then leave the chat (dropped for not catching up: say
+     * "client-K: dropped, still over N KiB behind after S s" on stderr),
+     * let the writer finish, take the member out of the relay, close the
+     * socket, in that order; last, hand this thread over to the main
+     * thread (onto threads.finished, out of threads.running, an 'r' into
+     * its wake-up pipe) and touch client no more. Calls: printf(),
+     * relay_leave(), pthread_join(), relay_remove(), close(),
+     * pthread_cond_broadcast(), write().
+     * (make hint LAB=04 STEP=3) */
     (void)number;
     todo(3, "the client leaves: disconnected, leave, join the writer, close, hand over (reader_main)");
     return NULL;
@@ -226,11 +216,9 @@ static unsigned long reap_finished(void)
     struct client *client, *next;
     unsigned long reaped = 0;
 
-    /* TODO step 6: take the whole list threads.finished at once under the
-     * lock, then, without it, join each thread and free its record (the
-     * thread may still be using it until the join returns). Return how
-     * many: the main thread, out of descriptors, accepts again once a
-     * client has gone.
+    /* TODO step 6: take the whole list threads.finished under its lock,
+     * then, without it, join each thread and free its record. Returns how
+     * many. Calls: pthread_join(), free(). (make hint LAB=04 STEP=6)
      * Replace the whole body: the line below is the skeleton's, so that
      * clients can come and go before step 6 (their records wait, unjoined,
      * until the process ends). */
@@ -256,10 +244,9 @@ static int start_client(int fd, const char *peer, const pthread_attr_t *attribut
         return -1;
     /* The writer sends whole batches: a chat line must not wait for an ACK. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-    /* TODO step 3: the client's number, 1 for the first, and its member
-     * prepared for fd (relay_member_init()). Only this thread numbers and
-     * joins clients, and it joins each (below) before it accepts the next:
-     * so join order is number order, and the number needs no lock. */
+    /* TODO step 3: the client's number (1 for the first; no lock: only
+     * this thread numbers clients) and its member prepared for fd. Calls:
+     * relay_member_init(). (make hint LAB=04 STEP=3) */
     (void)last_number;
     todo(3, "number the new client (start_client)");
     linebuf_init(&client->lines, fd);
@@ -270,9 +257,9 @@ static int start_client(int fd, const char *peer, const pthread_attr_t *attribut
     pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
     error = pthread_create(&client->writer, attributes, writer_main, client);
     if (error == 0) {
-        /* TODO step 3: print "client-K connected from PEER" (unless quiet)
-         * before the others can hear of it, as "disconnected"; then join
-         * the client to the chat. */
+        /* TODO step 3: print "client-K connected from PEER" unless quiet,
+         * then join the client to the chat. Calls: printf(), relay_join().
+         * (make hint LAB=04 STEP=3) */
         (void)peer;
         todo(3, "print and join the new client (start_client)");
         pthread_mutex_lock(&threads.lock);
@@ -359,11 +346,10 @@ static int accept_clients(struct net_loop *loop)
  * (each joins its writer first), and joins them. */
 static void stop_all_clients(void)
 {
-    /* TODO step 6: wake every thread (relay_stop()), wait on
-     * threads.changed until no reader runs (each reader joins its writer
-     * before it counts itself out), then join them all. Never wait for the
-     * readers with the relay's lock held, nor take it while holding
-     * threads.lock: the readers need it to finish.
+    /* TODO step 6: wake every thread, wait until no reader runs, then join
+     * them all; never call the relay while holding threads.lock. Calls:
+     * relay_stop(), pthread_cond_wait(), reap_finished().
+     * (make hint LAB=04 STEP=6)
      * Replace the whole body: the lines below are the skeleton's, so that
      * the stop works before step 6 while no reader runs. */
     pthread_mutex_lock(&threads.lock);
