@@ -10,15 +10,43 @@ LAB ?=
 VALGRIND ?= 0
 # SANITIZE=address,undefined (or thread) builds with those sanitizers.
 SANITIZE ?=
-export LAB VALGRIND SANITIZE
+# ALL=1: make check runs every step, not stopping at the first failing one.
+# STEP=N and LEVEL=N for make hint; MINE=1 for make diff.
+ALL ?= 0
+# SHOW=1: make check prints every line the tests printed for the failing step.
+SHOW ?= 0
+STEP ?=
+LEVEL ?=
+MINE ?= 0
+export LAB VALGRIND SANITIZE ALL SHOW STEP LEVEL MINE
 
 # Build every lab folder and every solution.
 all:
 	@for dir in $(LABS) $(SOLUTIONS); do $(MAKE) -s -C $$dir || exit 1; done
 
-# Your progress: build and test your own lab folders, print the table.
+# Your progress: build and test your own lab folders step by step, print
+# the first failing step of each lab and the table. While a lab is not
+# done it exits non-zero, and make adds its own "Error 1" line.
 check:
-	@tests/run check
+	@tests/tools/check
+
+# A hint for the step make check named (STEP=N for another), one level
+# more at each call.
+hint:
+	@tests/tools/hint
+
+# make check LAB=NN again each time a file of the lab is saved.
+watch:
+	@tests/tools/watch
+
+# What the reference of lab NN changed from lab NN-1 (MINE=1: your lab
+# against the reference, once it is done).
+diff:
+	@tests/tools/diff
+
+# make check under Valgrind memcheck, every step, with a summary.
+memcheck:
+	@MEMCHECK=1 tests/tools/check
 
 # The repository's own suite: every solution passes every test, every
 # skeleton builds without a warning and does not pass already.
@@ -33,7 +61,11 @@ clean:
 # Show what each target does.
 help:
 	@echo "make              build every lab and solution"
-	@echo "make check        test your lab folders, print your progress (LAB=01 for one lab, in detail)"
+	@echo "make check        test your lab folders step by step, show the first failing step (LAB=01: one lab; ALL=1: every step)"
+	@echo "make hint LAB=01  a hint for the step to do (STEP=N for another; each call gives the next level, LEVEL=1 starts again)"
+	@echo "make watch LAB=01 make check LAB=01 again each time you save a file of the lab"
+	@echo "make diff LAB=02  what the reference of lab02 changed from lab01's (MINE=1: your lab against the reference, once done)"
+	@echo "make memcheck LAB=01   the lab's tests under Valgrind memcheck, with a summary"
 	@echo "make test         test the solutions and the skeletons (the repository's own suite);"
 	@echo "                  in plain mode lab03 and lab04 also run behind BSD's accept() (tests/helpers/nonblock_accept.so)"
 	@echo "make clean        remove what was built"
@@ -44,4 +76,4 @@ help:
 	@echo "  SANITIZE=address,undefined   build with sanitizers (SANITIZE=thread for lab04)"
 	@echo "labs: $(LABS)"
 
-.PHONY: all check test clean help
+.PHONY: all check hint watch diff memcheck test clean help

@@ -1,0 +1,118 @@
+# Reads a lab's manifest, labNN-*/steps.txt (its header says the format).
+# Sourced by tests/run and the student tools (check, hint, diff, watch).
+
+# manifest_load FILE: reads FILE into STEP_COUNT (the number of steps) and
+# arrays indexed by step number: STEP_TITLE, STEP_README, STEP_TESTS,
+# STEP_POINTS, STEP_HINT1, STEP_HINT2, STEP_HINT3. Index 0 is the given
+# code: STEP_TESTS[0] holds the "given:" regex. Returns 1 with
+# MANIFEST_ERROR set when the file is missing or malformed.
+manifest_load() {
+    local file=$1 record step key value
+    STEP_COUNT=0
+    STEP_TITLE=([0]="the given code")
+    STEP_README=([0]="")
+    STEP_TESTS=() STEP_POINTS=([0]=0) STEP_HINT1=() STEP_HINT2=() STEP_HINT3=()
+    MANIFEST_ERROR=""
+    if [[ ! -r $file ]]; then
+        MANIFEST_ERROR="$file: no such file"
+        return 1
+    fi
+    # awk turns the blocks into records "STEP<US>KEY<US>VALUE<RS>" (the
+    # ASCII unit and record separators: a value may hold newlines).
+    while IFS= read -r -d $'\036' record; do
+        step=${record%%$'\037'*}
+        record=${record#*$'\037'}
+        key=${record%%$'\037'*}
+        value=${record#*$'\037'}
+        case $key in
+            error) MANIFEST_ERROR="$file: $value"; return 1 ;;
+            title) STEP_TITLE[step]=$value; ((step > STEP_COUNT)) && STEP_COUNT=$step ;;
+            readme) STEP_README[step]=$value ;;
+            tests) STEP_TESTS[step]=$value ;;
+            points) STEP_POINTS[step]=$value ;;
+            "hint 1") STEP_HINT1[step]=$value ;;
+            "hint 2") STEP_HINT2[step]=$value ;;
+            "hint 3") STEP_HINT3[step]=$value ;;
+            "hint "[123]" "*) ;; # a hint in another language (see hint)
+            *) MANIFEST_ERROR="$file: step $step: unknown key '$key'"; return 1 ;;
+        esac
+    done < <(LC_ALL=C awk '
+        function out(s, k, v) { printf "%s\037%s\037%s\036", s, k, v }
+        function flush() { if (key != "") out(step, key, value); key = "" }
+        function error(text) { out(step, "error", "line " NR ": " text); exit 1 }
+        BEGIN { step = -1; key = "" }
+        /^#/ || /^[ \t]*$/ { flush(); next }
+        /^  / {
+            if (key == "") error("a continuation line (two spaces) after no key")
+            line = substr($0, 3)
+            value = (value == "" ? line : value "\n" line)
+            next
+        }
+        {
+            flush()
+            if (!match($0, /^[a-z][a-z0-9 ]*:/)) error("not \"key: value\": " $0)
+            key = substr($0, 1, RLENGTH - 1)
+            value = substr($0, RLENGTH + 1)
+            sub(/^ /, "", value)
+            if (key ~ /^step [0-9]+$/) {
+                step = substr(key, 6) + 0
+                if (step != expected + 1) error("step " step " after step " expected)
+                expected = step
+                key = "title"
+            } else if (key == "given") {
+                step = 0; key = "tests"
+            } else if (step < 1) {
+                error("\"" key ":\" before the first \"step N:\" line")
+            }
+        }
+        END { flush() }' "$file")
+    ((STEP_COUNT > 0)) || { MANIFEST_ERROR="$file: no step"; return 1; }
+}
+
+# manifest_validate LAB_DIR BATS_FILE: checks the loaded manifest against the
+# lab's README.md and test file: every key of every step, points adding up
+# to 100, each "readme:" a heading of the README, each test matched by
+# exactly one step (or given), each step matching at least one test.
+# Prints one line per problem; returns 1 if there is any.
+manifest_validate() {
+    local dir=$1 bats_file=$2 step total=0 name matched problems=() headings=()
+    local -a names=()
+    local -A count=()
+    mapfile -t headings < <(sed -n 's/^## //p' "$dir/README.md")
+    for ((step = 1; step <= STEP_COUNT; step++)); do
+        local key
+        for key in STEP_TITLE STEP_README STEP_TESTS STEP_POINTS STEP_HINT1 STEP_HINT2 STEP_HINT3; do
+            local -n field=$key
+            [[ -n ${field[step]:-} ]] || problems+=("step $step: no ${key#STEP_}")
+            unset -n field
+        done
+        [[ ${STEP_POINTS[step]:-} =~ ^[0-9]+$ ]] && total=$((total + STEP_POINTS[step]))
+        if [[ -n ${STEP_README[step]:-} ]]; then
+            local heading found=0
+            for heading in "${headings[@]}"; do
+                [[ $heading == "${STEP_README[step]}" ]] && found=1 && break
+            done
+            ((found)) || problems+=("step $step: README.md has no heading '## ${STEP_README[step]}'")
+        fi
+    done
+    ((total == 100)) || problems+=("the points add up to $total, not 100")
+    mapfile -t names < <(sed -n 's/^@test "\(.*\)" {$/\1/p' "$bats_file" | sed 's/\\\\/\\/g')
+    for name in "${names[@]}"; do
+        matched=""
+        for ((step = 0; step <= STEP_COUNT; step++)); do
+            [[ -n ${STEP_TESTS[step]:-} && $name =~ ${STEP_TESTS[step]} ]] || continue
+            matched+="${matched:+ and }${step/#0/given}"
+            count[$step]=$((${count[$step]:-0} + 1))
+        done
+        case $matched in
+            "") problems+=("test '$name' belongs to no step") ;;
+            *" and "*) problems+=("test '$name' belongs to $matched") ;;
+        esac
+    done
+    for ((step = 1; step <= STEP_COUNT; step++)); do
+        ((${count[$step]:-0} > 0)) || problems+=("step $step: no test matches '${STEP_TESTS[step]:-}'")
+    done
+    ((${#problems[@]} == 0)) && return 0
+    printf '%s\n' "${problems[@]}"
+    return 1
+}
