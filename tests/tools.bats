@@ -122,6 +122,18 @@ assert_names_step() {
     assert_equal "$(cat "$ROOT/lab01-blocking/.progress")" "next done"
 }
 
+@test "memcheck: a leak is named with its size and the source line that allocated it" {
+    command -v valgrind >/dev/null || skip "valgrind is not installed"
+    student_lab "$REPO/solutions" lab01-blocking lab01-leak
+    run timeout -k 5 600 env LAB=01 MEMCHECK=1 "$REPO/tests/tools/check"
+    assert_failure
+    assert_line --partial "Valgrind memcheck, lab01-blocking:"
+    assert_line --regexp 'the server .* is not clean under Valgrind'
+    assert_line --regexp '^    leak: .* definitely lost, allocated at .*\(server\.c:[0-9]+\)$'
+    assert_line --regexp '^  seen in [0-9]+ tests?:$'
+    assert_line --regexp '^    - step [0-9]+ \('
+}
+
 @test "hint: three levels for every step of every lab, one more at each call, then the last again" {
     local lab step level
     source "$REPO/tests/tools/manifest.bash"
