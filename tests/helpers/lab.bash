@@ -1398,6 +1398,27 @@ cpu_ms() {
     echo $(((fields[11] + fields[12]) * 1000 / $(getconf CLK_TCK)))
 }
 
+# expect_no_spin SECONDS WHEN [ADVICE]: over SECONDS s the server, still
+# running, uses under 100 ms of CPU; prints what it used. The wait is the
+# measurement itself (no event is awaited): a server that spins (on a
+# readable listener it cannot serve, say) uses CPU here. WHEN says when
+# ("while full"), ADVICE what to do about a spin.
+expect_no_spin() {
+    local seconds=$1 when=$2 advice=${3:-} before after
+    before=$(cpu_ms server)
+    sleep "$seconds"
+    if ! is_running server; then
+        wait_exit server "$T_STOP" || return 1
+        fail "$(printf 'the server %s %s\n%s' "$(how_it_ended "$EXIT_STATUS" "$LOGS/server.err")" \
+            "$when" "$(describe_logs server)")"
+        return 1
+    fi
+    after=$(cpu_ms server)
+    echo "# $when, $seconds s: $((after - before)) ms of CPU" >&3
+    ((after - before < 100)) ||
+        fail "the server used $((after - before)) ms of CPU in $seconds s $when: it spins${advice:+ ($advice)}"
+}
+
 # needs_prlimit: skips, saying why, unless the test can see the server's
 # descriptors and CPU time (Linux's /proc) and change its descriptor limit
 # while it runs (prlimit).
