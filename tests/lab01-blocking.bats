@@ -192,6 +192,14 @@ teardown() { lab_teardown; }
     done
 }
 
+@test "step 6 (fin): a piece without \\n before the end of file is not a line: not printed, not answered" {
+    server_start_ready 0
+    talk send 'one\nhalf' expect 'OK' shut-write expect-eof
+    server_wait_end
+    run grep -c '^received: ' "$LOGS/server.out"
+    assert_output 1
+}
+
 @test "step 6 (fin): a client's end of file ends the session cleanly" {
     server_start_ready 0
     talk send 'hello\n' expect 'OK' shut-write expect-eof

@@ -346,8 +346,9 @@ server_wait_ready() {
         if [[ -n $ended ]]; then
             reap "$role"
             tool_report "$role"
-            fail "$(printf 'the %s ended before printing "listening on port N": it %s\n%s%s' \
+            fail "$(printf 'the %s ended before printing "listening on port N": it %s\n%s%s%s' \
                 "$role" "$(how_it_ended "$EXIT_STATUS" "$LOGS/$role.err")" \
+                "$(listening_line_note "$role")" \
                 "${TOOL_REPORT:+$TOOL_REPORT$'\n'}" "$(describe_logs "$role")")"
             return 1
         fi
@@ -369,7 +370,24 @@ not_listening() {
         printf '  still in stdio'"'"'s buffer. Standard output is a file here, not a terminal,\n'
         printf '  so it is fully buffered: setvbuf(stdout, NULL, _IOLBF, 0) at the start, or fflush(stdout).)\n'
     fi
+    listening_line_note "$1"
     describe_logs "$1"
+}
+
+# listening_line_note ROLE: when the role printed something, but not the
+# listening line, its first line with invisible bytes shown, and whether
+# its output lacks the final newline: a typo or a missing "\n" is hard to
+# see in a log. (Each line of the note ends with a newline.)
+listening_line_note() {
+    local file=$LOGS/$1.out first=""
+    [[ -s $file ]] || return 0
+    IFS= read -r first <"$file" || true
+    # (sed's l shows a \r as \r, any byte that is not printable as \ooo.)
+    first=$(printf '%s\n' "$first" | LC_ALL=C sed -n 'l' | sed 's/\$$//')
+    printf '  its first line is "%s"; expected "listening on port N" then a newline\n' "$first"
+    if [[ -n $(tail -c 1 "$file") ]]; then
+        printf '  (its output does not end with a newline: end the line with "\\n")\n'
+    fi
 }
 
 # scan_listening: looks through the lines of the log being scanned (see
