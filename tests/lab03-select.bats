@@ -5,6 +5,10 @@
 
 load helpers/lab
 
+# The long tests are tagged "shard:NAME": make test runs each NAME in a bats
+# process of its own, at once; "accept" marks those that exercise accept()
+# (they run again behind BSD's accept(): see tests/run).
+
 CROWD="$REPO_DIR/tests/helpers/lab03-crowd"
 
 setup_file() {
@@ -321,6 +325,7 @@ queue_test() {
 # The clients of these tests send nothing and stay connected until the
 # server stops: reading a client, or seeing it leave, is step 5.
 
+# bats test_tags=accept
 @test "step 3 (new connections): 'client K connected from 127.0.0.1:PORT', numbered from 1 in order; at SIGTERM they see end of file" {
     server_start_ready 0
     peer_start clients timeout $((10 * SCALE)) connect two connect three \
@@ -334,6 +339,7 @@ client 3 connected from 127.0.0.1:PORT" "$(server_log)"
     peer_wait clients
 }
 
+# bats test_tags=accept
 @test "step 3 (new connections): one listener for IPv4 and IPv6: peers shown as 127.0.0.1:PORT and [::1]:PORT" {
     require_ipv6_loopback
     server_start_ready 0
@@ -354,6 +360,7 @@ client 2 connected from [::1]:PORT" "$(server_log)"
     peer_wait v6
 }
 
+# bats test_tags=accept,shard:crowd
 @test "step 3 (new connections): out of descriptors (EMFILE): 'ERR server full' to the connections beyond, no spinning" {
     needs_proc
     server_start_limited 64 0
@@ -374,6 +381,7 @@ client 2 connected from [::1]:PORT" "$(server_log)"
     crowd expect-eof 1 "$ACCEPTED"
 }
 
+# bats test_tags=accept,shard:crowd
 @test "step 3 (new connections): out of descriptors, no spare left (EMFILE): no spinning; descriptors free again, a waiting client is accepted though nobody left" {
     needs_proc
     needs_prlimit
@@ -399,6 +407,7 @@ client 2 connected from [::1]:PORT" "$(server_log)"
     crowd expect-eof 1 2
 }
 
+# bats test_tags=accept,shard:fdsetsize
 @test "step 3 (new connections): descriptors from FD_SETSIZE on get 'ERR server full' (built with _FORTIFY_SOURCE)" {
     needs_descriptors 1200
     # A copy built with FORTIFY's FD_SET check, which aborts on fd >= 1024.
@@ -585,6 +594,7 @@ client 1 disconnected" "$(server_log)"
     done
 }
 
+# bats test_tags=shard:flow
 @test "step 5 (reading): idle with ten clients connected, the server neither wakes up nor uses CPU (< 50 ms in 2 s)" {
     needs_proc
     server_start_ready 0
@@ -601,6 +611,7 @@ client 1 disconnected" "$(server_log)"
     peer_wait ten
 }
 
+# bats test_tags=accept,shard:crowd
 @test "step 5 (reading): 1000 clients at once, each answered (CPU time and memory printed)" {
     plain_only
     needs_descriptors 1100
@@ -689,6 +700,7 @@ client 1 disconnected" "$(server_log)"
     server_stop
 }
 
+# bats test_tags=accept,shard:fdsetsize
 @test "step 5 (leaving): out of descriptors (EMFILE): the clients connected are served; once ten leave, new clients are served" {
     server_start_limited 64 0
     server_wait_ready
@@ -724,6 +736,7 @@ client 1 disconnected" "$(server_log)"
 
 # ---- step 5: flow control -------------------------------------------------
 
+# bats test_tags=shard:flow
 @test "step 5 (flow control): a client that never reads is paused, not dropped, others served meanwhile; once it reads it gets every answer" {
     server_start_ready 0
     # The non-reader: small buffers on its side, so that its lines stop
@@ -756,6 +769,7 @@ client 1 disconnected" "$(server_log)"
     server_stop
 }
 
+# bats test_tags=shard:flow
 @test "step 5 (flow control): a client that reads gets all 1,000,000 answers to 1 MB of empty lines, never dropped; others served meanwhile" {
     plain_only
     # -q: a million log lines would only slow it down.
@@ -777,6 +791,7 @@ client 1 disconnected" "$(server_log)"
     server_stop
 }
 
+# bats test_tags=shard:flow
 @test "step 5 (flow control): a client that reads slowly (4 MiB/s) gets all 400,000 answers, never dropped" {
     plain_only
     server_start_ready -q 0
