@@ -480,11 +480,11 @@ how_it_ended() {
             fi
             signal=$(kill -l $((status - 128)) 2>/dev/null) || signal=$((status - 128))
             case $signal in
-                SEGV) echo "crashed: killed by SIGSEGV (segmentation fault) — usually a NULL, freed or uninitialised pointer, or writing past the end of an array" ;;
+                SEGV) echo "crashed: killed by SIGSEGV (segmentation fault) — usually a NULL, freed or uninitialised pointer, or writing past the end of an array; make check with SANITIZE=address,undefined shows the line" ;;
                 ABRT) echo "crashed: killed by SIGABRT (abort) — an assert() failed, or the C library found its heap corrupted (e.g. a double free, or a write past the end of a malloc'd block)" ;;
-                BUS) echo "crashed: killed by SIGBUS (bus error) — usually a bad pointer, as for a segmentation fault" ;;
+                BUS) echo "crashed: killed by SIGBUS (bus error) — usually a bad pointer, as for a segmentation fault; make check with SANITIZE=address,undefined shows the line" ;;
                 FPE) echo "crashed: killed by SIGFPE (arithmetic error) — usually an integer division by zero (/ or %)" ;;
-                ILL) echo "crashed: killed by SIGILL (illegal instruction) — usually a smashed stack (a local array written past its end) or a bad function pointer" ;;
+                ILL) echo "crashed: killed by SIGILL (illegal instruction) — usually a smashed stack (a local array written past its end) or a bad function pointer; make check with SANITIZE=address,undefined shows the line" ;;
                 TRAP) echo "crashed: killed by SIGTRAP — a trap instruction (__builtin_trap, or a sanitizer built to trap)" ;;
                 PIPE) echo "crashed: killed by SIGPIPE — it wrote to a socket whose other end was closed; ignore SIGPIPE at the start (sigaction with SIG_IGN) and treat EPIPE as \"the peer is gone\"" ;;
                 KILL) echo "was killed by SIGKILL (which no program can catch: the tests send it to a program that outlives its time bound)" ;;
@@ -1044,15 +1044,23 @@ peer_says() {
 # went_wrong WHAT MESSAGE: sets WENT_WRONG to the failure message of a
 # conversation (WHAT, e.g. "the conversation with the server went wrong")
 # whose tool said MESSAGE. If the server has ended meanwhile with a status
-# other than 0, that comes first: a crash or a TODO step explains the rest.
-# (Status 0: the test may have stopped it.) Otherwise a timeout's message
-# comes first (peer_says). In the test's shell, not in $(...): only it can
-# wait for the server.
+# other than 0, that comes first: a crash, or a TODO of this test's step or
+# an earlier one, explains the rest. A TODO of a later step comes after:
+# the conversation went wrong before the server got that far. (Status 0:
+# the test may have stopped it.) Otherwise a timeout's message comes first
+# (peer_says). In the test's shell, not in $(...): only it can wait for the
+# server.
 went_wrong() {
+    local this_step=""
+    [[ ${BATS_TEST_DESCRIPTION:-} =~ ^step\ ([0-9]+)\  ]] && this_step=${BASH_REMATCH[1]}
     WENT_WRONG=$(peer_says "$1" "$2")
     if [[ -n ${LAB_PID[server]:-} ]] && ! is_running server; then
         reap server
-        if ((EXIT_STATUS != 0)); then
+        if ((EXIT_STATUS == 3)) && [[ -n $this_step ]] && todo_step "$LOGS/server.err" &&
+            ((TODO_STEP > this_step)); then
+            WENT_WRONG=$(printf '%s\n(then the server %s)' "$WENT_WRONG" \
+                "$(how_it_ended "$EXIT_STATUS" "$LOGS/server.err")")
+        elif ((EXIT_STATUS != 0)); then
             tool_report server
             WENT_WRONG=$(printf 'the server %s\n%s:\n%s%s' "$(how_it_ended "$EXIT_STATUS" "$LOGS/server.err")" \
                 "$1" "$2" "${TOOL_REPORT:+$'\n'$TOOL_REPORT}")
