@@ -76,7 +76,6 @@ manifest_load() {
 # Prints one line per problem; returns 1 if there is any.
 manifest_validate() {
     local dir=$1 bats_file=$2 step total=0 name matched problems=() headings=()
-    local -a names=()
     local -A count=()
     mapfile -t headings < <(sed -n 's/^## //p' "$dir/README.md")
     for ((step = 1; step <= STEP_COUNT; step++)); do
@@ -96,11 +95,11 @@ manifest_validate() {
         fi
     done
     ((total == 100)) || problems+=("the points add up to $total, not 100")
-    mapfile -t names < <(sed -n 's/^@test "\(.*\)" {$/\1/p' "$bats_file" | sed 's/\\\\/\\/g')
-    for name in "${names[@]}"; do
+    manifest_test_names "$bats_file"
+    for name in "${TEST_NAMES[@]}"; do
+        manifest_steps_of "$name"
         matched=""
-        for ((step = 0; step <= STEP_COUNT; step++)); do
-            [[ -n ${STEP_TESTS[step]:-} && $name =~ ${STEP_TESTS[step]} ]] || continue
+        for step in "${MATCHED_STEPS[@]}"; do
             matched+="${matched:+ and }${step/#0/given}"
             count[$step]=$((${count[$step]:-0} + 1))
         done
@@ -115,4 +114,29 @@ manifest_validate() {
     ((${#problems[@]} == 0)) && return 0
     printf '%s\n' "${problems[@]}"
     return 1
+}
+
+# manifest_test_names BATS_FILE: the names of the file's tests, in order:
+# TEST_SOURCES as the file writes them (\\ for \: what bats --filter
+# matches) and TEST_NAMES as bats prints them (what the manifest's "tests:"
+# patterns match).
+manifest_test_names() {
+    local source
+    TEST_SOURCES=() TEST_NAMES=()
+    while IFS= read -r source; do
+        TEST_SOURCES+=("$source")
+        TEST_NAMES+=("${source//\\\\/\\}")
+    done < <(sed -n 's/^@test "\(.*\)" {$/\1/p' "$1")
+}
+
+# manifest_steps_of NAME: MATCHED_STEPS, the steps of the loaded manifest
+# whose "tests:" pattern matches the test NAME (0: the given code). One
+# step, if the manifest is right (see manifest_validate).
+manifest_steps_of() {
+    local step
+    MATCHED_STEPS=()
+    for ((step = 0; step <= STEP_COUNT; step++)); do
+        [[ -n ${STEP_TESTS[step]:-} && $1 =~ ${STEP_TESTS[step]} ]] && MATCHED_STEPS+=("$step")
+    done
+    return 0
 }
