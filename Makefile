@@ -1,7 +1,8 @@
 # sockets-lab: TCP sockets in C, lab by lab. `make help` says what is here.
 
 LABS := $(patsubst %/,%,$(sort $(wildcard lab0*-*/)))
-SOLUTIONS := $(addprefix solutions/,$(LABS))
+# (A student release has no solutions/ folder: see make student-release.)
+SOLUTIONS := $(patsubst %/,%,$(sort $(wildcard solutions/lab0*-*/)))
 
 # LAB=lab01-blocking or LAB=01 narrows check and test to one lab.
 LAB ?=
@@ -18,7 +19,16 @@ SHOW ?= 0
 STEP ?=
 LEVEL ?=
 MINE ?= 0
-export LAB VALGRIND SANITIZE ALL SHOW STEP LEVEL MINE
+# Instructors: SUBMISSIONS=DIR (one folder per student) and OUT=DIR for
+# make grade; MEMCHECK=1 adds a memcheck pass; EXTRA_TESTS=DIR adds Bats
+# files the students never saw; JOBS=N students at once. OUT=DIR or FILE
+# for make student-release and make gradescope.
+SUBMISSIONS ?=
+OUT ?=
+MEMCHECK ?= 0
+EXTRA_TESTS ?=
+JOBS ?=
+export LAB VALGRIND SANITIZE ALL SHOW STEP LEVEL MINE SUBMISSIONS OUT MEMCHECK EXTRA_TESTS JOBS
 
 # Build every lab folder and every solution.
 all:
@@ -53,6 +63,24 @@ memcheck:
 test:
 	@tests/run test
 
+# Instructors (these tools are not part of a student release):
+# grade every student's labs in SUBMISSIONS=DIR, safely, into OUT=DIR.
+grade:
+	@$(call instructor_tool,grade)
+
+# The Gradescope autograder bundle (OUT=FILE, default autograder.zip).
+gradescope:
+	@$(call instructor_tool,gradescope)
+
+# A copy of the course for students in OUT=DIR: no solutions/, no
+# instructor material.
+student-release:
+	@$(call instructor_tool,release)
+
+# instructor_tool NAME: runs tests/tools/NAME, or says why it is absent.
+instructor_tool = if [ -x tests/tools/$(1) ]; then tests/tools/$(1); else \
+	echo "make $@: an instructor's tool, not part of this copy of the course" >&2; exit 2; fi
+
 # Remove everything built.
 clean:
 	@for dir in $(LABS) $(SOLUTIONS) tests/helpers tests/unit bench; do \
@@ -69,6 +97,10 @@ help:
 	@echo "make test         test the solutions and the skeletons (the repository's own suite);"
 	@echo "                  in plain mode lab03 and lab04 also run behind BSD's accept() (tests/helpers/nonblock_accept.so)"
 	@echo "make clean        remove what was built"
+	@echo "instructors:"
+	@echo "make grade SUBMISSIONS=DIR [OUT=DIR]   grade every student folder in DIR (MEMCHECK=1, EXTRA_TESTS=DIR, JOBS=N)"
+	@echo "make gradescope [OUT=FILE]              the Gradescope autograder zip"
+	@echo "make student-release OUT=DIR            a copy for students, without solutions/ or instructor material"
 	@echo "options:"
 	@echo "  LAB=01                   only that lab (or LAB=lab01-blocking)"
 	@echo "  VALGRIND=1               run every server and client under Valgrind memcheck"
@@ -76,4 +108,4 @@ help:
 	@echo "  SANITIZE=address,undefined   build with sanitizers (SANITIZE=thread for lab04)"
 	@echo "labs: $(LABS)"
 
-.PHONY: all check hint watch diff memcheck test clean help
+.PHONY: all check hint watch diff memcheck test grade gradescope student-release clean help

@@ -72,7 +72,7 @@ unit_test_run() {
     shift 2
     local flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -g)
     [[ -n ${SANITIZE:-} ]] && flags+=("-fsanitize=$SANITIZE" -fno-omit-frame-pointer)
-    run --separate-stderr "${CC:-cc}" "${flags[@]}" -I"$LAB_DIR" -o "$exe" \
+    run --separate-stderr "${JAIL[@]}" "${CC:-cc}" "${flags[@]}" -I"$LAB_DIR" -o "$exe" \
         "$REPO_DIR/tests/unit/$program.c" "$LAB_DIR/$module.c"
     if ((status != 0)); then
         fail "$(printf 'tests/unit/%s.c does not build with %s/%s.c:\n%s' "$program" "$LAB_DIR" "$module" "$stderr")"

@@ -250,7 +250,7 @@ accepted_count() {
 queue_test() {
     local program="$BATS_TEST_TMPDIR/queue_test" flags=()
     [[ -n ${SANITIZE:-} ]] && flags=(-fsanitize="$SANITIZE" -fno-omit-frame-pointer)
-    lab_run cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -g "${flags[@]}" -I"$LAB_DIR" \
+    lab_run "${JAIL[@]}" cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -g "${flags[@]}" -I"$LAB_DIR" \
         -o "$program" "$REPO_DIR/tests/helpers/lab03-outbuf-unit.c" "$LAB_DIR/outbuf.c"
     if ((status != 0)); then
         fail "$(printf 'outbuf.c does not build with the test program:\n%s' "$stderr")"
@@ -412,8 +412,8 @@ client 2 connected from [::1]:PORT" "$(server_log)"
     needs_descriptors 1200
     # A copy built with FORTIFY's FD_SET check, which aborts on fd >= 1024.
     local copy="$BATS_TEST_TMPDIR/fortified"
-    cp -R "$LAB_DIR" "$copy"
-    run make -s -B -C "$copy" EXTRA_CFLAGS='-O2 -D_FORTIFY_SOURCE=2'
+    "${JAIL[@]}" cp -R "$LAB_DIR" "$copy"
+    run "${JAIL[@]}" make -s -B -C "$copy" EXTRA_CFLAGS='-O2 -D_FORTIFY_SOURCE=2'
     assert_success
     LAB_DIR=$copy
     server_start_limited 1100 0

@@ -83,7 +83,7 @@ relay_unit() {
     local flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -pthread -g)
     if [[ ! -x $exe ]]; then
         [[ -n ${SANITIZE:-} ]] && flags+=("-fsanitize=$SANITIZE" -fno-omit-frame-pointer)
-        lab_run "${CC:-cc}" "${flags[@]}" -I"$LAB_DIR" -o "$LOGS/relay_unit" \
+        lab_run "${JAIL[@]}" "${CC:-cc}" "${flags[@]}" -I"$LAB_DIR" -o "$LOGS/relay_unit" \
             "$REPO_DIR/tests/helpers/lab04-relay-unit.c" \
             "$LAB_DIR/net.c" "$LAB_DIR/linebuf.c" "$LAB_DIR/utf8.c"
         if ((status != 0)); then

@@ -18,10 +18,19 @@
 #              step)
 #   LAB_BRIEF=1 a failed test does not print its logs (tests/run's run of
 #              the skeletons, where only the count matters: fail fast)
+#   LAB_JAIL   a command that runs a program as a graded student's (make
+#              grade: tests/tools/jail, as another user, in the student's
+#              cgroups, with limits); every build and run of the lab's code
+#              goes through it. The logs folders are then made writable for
+#              the programs' own logs (Valgrind's).
+#   LAB_REPO_DIR the repository, for a test file outside tests/ (make grade
+#              EXTRA_TESTS=DIR)
 
 # (Without a process where the path allows: this file is loaded per test.)
 REPO_DIR=${BASH_SOURCE[0]%/*}
-if [[ $REPO_DIR == /*/tests/helpers && $REPO_DIR != */../* && $REPO_DIR != */./* ]]; then
+if [[ -n ${LAB_REPO_DIR:-} ]]; then
+    REPO_DIR=$LAB_REPO_DIR
+elif [[ $REPO_DIR == /*/tests/helpers && $REPO_DIR != */../* && $REPO_DIR != */./* ]]; then
     REPO_DIR=${REPO_DIR%/tests/helpers}
 else
     REPO_DIR=$(cd "$REPO_DIR/../.." && pwd)
@@ -31,10 +40,13 @@ POLL_INTERVAL=0.02 # seconds between two looks at a log or a process
 
 # Builds the lab once per file, before its tests. Call from setup_file.
 lab_setup_file() {
+    # (lab01-blocking.bats, or an instructor's lab01-blocking.more.bats)
     LAB=$(basename "$BATS_TEST_FILENAME" .bats)
+    LAB=${LAB%%.*}
     LAB_DIR="${LAB_ROOT:-$REPO_DIR}/$LAB"
     export LAB LAB_DIR
-    if ! make -s -C "$LAB_DIR" >"$BATS_FILE_TMPDIR/build.log" 2>&1; then
+    lab_jail
+    if ! "${JAIL[@]}" make -s -C "$LAB_DIR" >"$BATS_FILE_TMPDIR/build.log" 2>&1; then
         echo "# $LAB_DIR does not build:" >&3
         sed 's/^/#   /' "$BATS_FILE_TMPDIR/build.log" >&3
     fi
@@ -145,6 +157,20 @@ lab_setup() {
     declare -gA LAB_PID=() LAB_REAPED=()
     quiet_job_reports
     LOGS="$BATS_TEST_TMPDIR"
+    lab_jail
+    if [[ -n ${LAB_JAIL:-} ]]; then
+        # A jailed program writes its Valgrind log here: the folders up to
+        # it can be crossed (not listed), the logs folder written (sticky:
+        # nobody else's file can be removed).
+        local dir
+        for dir in "$LOGS" "$BATS_FILE_TMPDIR"; do
+            while [[ $dir == "$BATS_RUN_TMPDIR"* ]]; do
+                chmod o+x "$dir"
+                dir=${dir%/*}
+            done
+        done
+        chmod 1733 "$LOGS"
+    fi
     if [[ ! -x $LAB_DIR/server || ! -x $LAB_DIR/client ]]; then
         fail "$LAB_DIR/server and client are not built: run 'make -C $LAB_DIR' and read its errors"
     fi
@@ -232,17 +258,25 @@ last_lines() {
         END { flush() }' "$@"
 }
 
+# lab_jail: JAIL, the command prefix that runs the lab's code as a graded
+# student's (LAB_JAIL, see the top), or nothing.
+lab_jail() {
+    JAIL=()
+    [[ -z ${LAB_JAIL:-} ]] || JAIL=("$LAB_JAIL")
+}
+
 # The command prefix that runs a program of the lab in the current mode,
 # in the array WRAP. $1: the role, used to name the logs.
 lab_wrapper() {
-    WRAP=()
+    lab_jail
+    WRAP=("${JAIL[@]}")
     if [[ ${VALGRIND:-0} == 1 ]]; then
-        WRAP=(valgrind --error-exitcode=99 --leak-check=full
+        WRAP+=(valgrind --error-exitcode=99 --leak-check=full
               --show-leak-kinds=definite,indirect
               --errors-for-leak-kinds=definite,indirect
               --track-fds=yes "--log-file=$LOGS/vg.$1.%p.log")
     elif [[ ${VALGRIND:-0} == helgrind ]]; then
-        WRAP=(valgrind --tool=helgrind --error-exitcode=99
+        WRAP+=(valgrind --tool=helgrind --error-exitcode=99
               --track-fds=yes "--log-file=$LOGS/vg.$1.%p.log")
     fi
     if [[ -n ${SANITIZE:-} ]]; then
@@ -1138,7 +1172,7 @@ expect_equal() {
 expect_usage_error() {
     local program=$1
     shift
-    lab_run timeout -k 2 "$T_RUN" "$LAB_DIR/$program" "$@" </dev/null 3>&- 4>&-
+    lab_run timeout -k 2 "$T_RUN" "${JAIL[@]}" "$LAB_DIR/$program" "$@" </dev/null 3>&- 4>&-
     local shown
     shown="$program$(printf ' %q' "$@")"
     if ((status != 2)); then
@@ -1261,7 +1295,7 @@ SCRIPT
 expect_help() {
     local program=$1 option
     for option in -h --help; do
-        lab_run timeout -k 2 "$T_RUN" "$LAB_DIR/$program" "$option" </dev/null 3>&- 4>&-
+        lab_run timeout -k 2 "$T_RUN" "${JAIL[@]}" "$LAB_DIR/$program" "$option" </dev/null 3>&- 4>&-
         if ((status != 0)) || [[ $output != *usage* ]] || [[ -n $stderr ]]; then
             fail "$(printf '%s %s must print the usage on stdout and exit 0; it %s\n  stdout: %s\n  stderr: %s' \
                 "$program" "$option" "$(ran_how "$status")" "$(visible "$output")" "$(visible "$stderr")")"
