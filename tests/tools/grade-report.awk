@@ -2,7 +2,7 @@
 #   1. steps.tsv  "LAB<TAB>STEP<TAB>POINTS<TAB>TITLE" (STEP 0: the given code;
 #                 "extra.NAME": an instructor's extra test file)
 #   2. tests.tsv  "LAB<TAB>STEP<TAB>TEST NAME"
-#   3. the student's runs, on standard input: "@lab<TAB>LAB<TAB>STATE<TAB>WHY"
+#   3. the student's runs, on standard input: "@lab<TAB>LAB<TAB>STATE<TAB>WHY<TAB>NOTE"
 #      (STATE: tested or missing), then "@build" and the build log (each line
 #      after a "|"), "@tap<TAB>main" or "@tap<TAB>extra.NAME" and a bats
 #      TAP output, "@memcheck" and the memcheck run's TAP
@@ -27,7 +27,7 @@ FILENAME == ARGV[2] {
 
 # ---- the runs ----
 /^@lab\t/ {
-    lab = $2; state[lab] = $3; why[lab] = $4; mode = ""; next
+    lab = $2; state[lab] = $3; why[lab] = $4; note[lab] = $5; mode = ""; next
 }
 /^@build$/ { mode = "build"; next }
 /^@tap\t/ { mode = "tap"; kind = $2; name = ""; taps[lab]++; next }
@@ -146,7 +146,8 @@ END {
             lab_points, lab_max, clean, warnings[lab] + 0, lab_state)
         summary = summary sprintf("%s: %s/%s points, %d/%d tests passed%s%s\n", lab, lab_points, lab_max,
             lab_passed, lab_total, lab_state == "tested" ? "" : " (" lab_state ")",
-            warnings[lab] ? ", " warnings[lab] " compiler warning" (warnings[lab] > 1 ? "s" : "") : "")
+            (warnings[lab] ? ", " warnings[lab] " compiler warning" (warnings[lab] > 1 ? "s" : "") : "") \
+            (why[lab] != "" ? "; the run was " why[lab] : "") (note[lab] != "" ? "; " note[lab] : ""))
         junit_body = junit_body "  <testsuite name=\"" xml(lab) "\" tests=\"" suite_tests "\" failures=\"" suite_failures \
             "\" errors=\"0\" skipped=\"" suite_skipped "\">\n" suite "  </testsuite>\n"
         all_tests += suite_tests; all_failures += suite_failures; all_skipped += suite_skipped
