@@ -168,7 +168,7 @@ expected_files() {
     run timeout -k 5 "$CHECK_BOUND" make -C "$WORK" check LAB=01
     # make exits 2 when check exits 1, and says so in its last line.
     assert_equal "$status" 2
-    assert_line --regexp '^make: \*\*\* \[.*check\] Error 1$'
+    assert_line --regexp '^make(\[[0-9]+\])?: \*\*\* \[.*check\] Error 1$'
     assert_line --regexp '^lab01-blocking +[0-9]+/[0-9]+ +to do +step 1: '
     refute_output --regexp 'No such file|not found|[Mm]issing|cannot access|No rule to make'
 }

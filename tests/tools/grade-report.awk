@@ -30,7 +30,7 @@ FILENAME == ARGV[2] {
     lab = $2; state[lab] = $3; why[lab] = $4; note[lab] = $5; mode = ""; next
 }
 /^@build$/ { mode = "build"; next }
-/^@tap\t/ { mode = "tap"; kind = $2; name = ""; taps[lab]++; next }
+/^@tap\t/ { mode = "tap"; kind = $2; name = ""; if (kind == "main") taps[lab]++; next }
 /^@memcheck$/ { mode = "memcheck"; name = ""; memcheck_ran[lab] = 1; next }
 mode == "build" {
     line = substr($0, 2)
@@ -171,9 +171,10 @@ function init_bytes(   i) {
     for (i = 1; i < 256; i++) byte_value[sprintf("%c", i)] = i
 }
 
-# safe(s, kind): s with its control characters and the bytes that are not
-# part of a well-formed UTF-8 sequence replaced: "\xNN" as text (kind
-# "xml"), or JSON's escapes (kind "json").
+# safe(s, kind): s made a JSON string's inside (kind "json") or XML text
+# (kind "xml"): its control characters (but newline and tab) and the bytes
+# that are not part of a well-formed UTF-8 sequence shown as the text
+# "\xNN", as the tests show a program's bytes.
 function safe(s, kind,   out, i, n, c, v, need, j, ok, w) {
     out = ""; n = length(s)
     for (i = 1; i <= n; i++) {
@@ -191,7 +192,7 @@ function safe(s, kind,   out, i, n, c, v, need, j, ok, w) {
             if (kind == "json") {
                 if (c == "\n") out = out "\\n"
                 else if (c == "\t") out = out "\\t"
-                else out = out sprintf("\\u%04x", v)
+                else out = out "\\\\" sprintf("x%02X", v)
             } else if (c == "\n" || c == "\t") out = out c
             else out = out sprintf("\\x%02X", v)
             continue
@@ -206,7 +207,7 @@ function safe(s, kind,   out, i, n, c, v, need, j, ok, w) {
             if (j == 1 && ((v == 224 && w < 160) || (v == 237 && w > 159) || (v == 240 && w < 144) || (v == 244 && w > 143))) ok = 0
         }
         if (ok) { out = out substr(s, i, need + 1); i += need }
-        else out = out sprintf("\\x%02X", v)
+        else out = out (kind == "json" ? "\\\\" : "\\") sprintf("x%02X", v)
     }
     return out
 }
