@@ -445,16 +445,21 @@ EOF
     assert_output --partial "(0, 'The autograder could not grade this submission: there is no submission folder"
 }
 
-@test "run_autograder: a grader that never ends is stopped after AUTOGRADER_BOUND: score 0, nothing left" {
-    gradescope_root no-build
+# endless_grader: replaces the bundle's grader by one that never ends, and
+# whose child ignores SIGTERM too and has a command line naming the file
+# (nothing_left would see it).
+endless_grader() {
     cat >"$AG/source/sockets-lab/tests/tools/grade" <<'EOF'
 #!/usr/bin/env bash
 echo 'grading for ever'
-# (A child that ignores SIGTERM too, and whose command line names this
-# file: nothing_left would see it.)
 trap '' TERM
 (exec -a "$0 (child)" sleep 1000)
 EOF
+}
+
+@test "run_autograder: a grader that never ends is stopped after AUTOGRADER_BOUND: score 0, nothing left" {
+    gradescope_root no-build
+    endless_grader
     AUTOGRADER_BOUND=2 run_autograder "$QUICK_BOUND"
     assert_success
     ((RUN_SECONDS < 45)) || fail "run_autograder took $RUN_SECONDS s for a bound of 2 s"
@@ -468,12 +473,7 @@ EOF
 
 @test "run_autograder: stopped by SIGTERM, it stops the grader and its children, and says so in results.json" {
     gradescope_root no-build
-    cat >"$AG/source/sockets-lab/tests/tools/grade" <<'EOF'
-#!/usr/bin/env bash
-echo 'grading for ever'
-trap '' TERM
-(exec -a "$0 (child)" sleep 1000)
-EOF
+    endless_grader
     # (run_autograder gets SIGTERM after 3 s.)
     AUTOGRADER_BOUND=1000 run_autograder 3
     assert_failure 124
