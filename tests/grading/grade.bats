@@ -79,10 +79,9 @@ print(" ".join(t["status"] for t in tests if t["name"].startswith(sys.argv[2])))
     assert_equal "$(step_status never-exits 'lab01-blocking step 5:')" passed
     assert_equal "$(step_status never-exits 'lab01-blocking step 6:')" failed
     assert_equal "$(step_status never-exits 'lab01-blocking step 7:')" failed
-    # The fork bomb: what needs no answer from its server (bind's error, and
-    # its listening line when the test reads it before the bomb is killed),
-    # nothing after.
-    assert_equal "$(step_status fork-bomb 'lab01-blocking step 2:')" passed
+    # The fork bomb: nothing that needs an answer from its server (what
+    # passes before it, its listening line or bind's error, depends on how
+    # soon its programs are killed at the limit).
     assert_equal "$(step_status fork-bomb 'lab01-blocking step 5:')" failed
     local complete partial never bomb
     complete=$(points complete all) partial=$(points partial all)
