@@ -15,6 +15,8 @@ SANITIZE ?=
 # STEP=N and LEVEL=N for make hint; MINE=1 for make diff.
 ALL ?= 0
 # SHOW=1: make check prints every line the tests printed for the failing step.
+# HINT_LANG=fr (or a French locale, LANG=fr_FR.UTF-8): make check and make
+# hint speak French; HINT_LANG=en: English. (Read from the environment.)
 SHOW ?= 0
 STEP ?=
 LEVEL ?=
@@ -106,6 +108,7 @@ help:
 	@echo "  VALGRIND=1               run every server and client under Valgrind memcheck"
 	@echo "  VALGRIND=helgrind        the same under Helgrind, the thread checker (lab04)"
 	@echo "  SANITIZE=address,undefined   build with sanitizers (SANITIZE=thread for lab04)"
+	@echo "  HINT_LANG=fr             make check's and make hint's words in French (the default with LANG=fr_FR...; HINT_LANG=en: English)"
 	@echo "labs: $(LABS)"
 
 .PHONY: all check hint watch diff memcheck test grade gradescope student-release clean help

@@ -23,6 +23,7 @@ setup() {
     mkdir -p "$ROOT"
     export STUDENT_ROOT=$ROOT
     unset LAB STEP LEVEL ALL MINE VALGRIND SANITIZE
+    export HINT_LANG=en # whatever the locale (the French tests say HINT_LANG=fr)
 }
 
 teardown() {
@@ -181,6 +182,76 @@ assert_names_step() {
     run env LAB=01 STEP=99 "$REPO/tests/tools/hint"
     assert_failure
     assert_output --partial "STEP=99: lab01-blocking has steps 1 to"
+}
+
+# french_heading LAB STEP: the "## " heading of the step in the lab's
+# README.fr.md (without the "## "), found by its "Étape N" start.
+french_heading() {
+    sed -n "s/^## \(Étape $2 .*\)/\1/p" "$REPO/$1/README.fr.md"
+}
+
+@test "hint: in French (HINT_LANG=fr) for every step of every lab, with the French README's section" {
+    local lab step level heading
+    source "$REPO/tests/tools/manifest.bash"
+    for lab in "$REPO"/lab0*-*/; do
+        lab=$(basename "$lab")
+        mkdir -p "$ROOT/$lab"
+        manifest_load "$REPO/$lab/steps.txt"
+        local -a english=("${STEP_HINT1[@]}")
+        MANIFEST_LANG=fr manifest_load "$REPO/$lab/steps.txt"
+        for ((step = 1; step <= STEP_COUNT; step++)); do
+            local -a hints=("" "${STEP_HINT1[step]}" "${STEP_HINT2[step]}" "${STEP_HINT3[step]}")
+            [[ ${hints[1]} != "${english[step - 1]}" ]] || fail "$lab step $step: hint 1 has no French version"
+            heading=$(french_heading "$lab" "$step")
+            [[ -n $heading ]] || fail "$lab/README.fr.md has no heading \"## Étape $step ...\""
+            for level in 1 2 3; do
+                run env HINT_LANG=fr LAB="${lab:3:2}" STEP="$step" LEVEL="$level" "$REPO/tests/tools/hint"
+                assert_success
+                assert_line "$lab, étape $step : ${STEP_TITLE[step]}"
+                assert_line "(README.fr.md, section \"$heading\")"
+                assert_line "Indice $level sur 3, $(case $level in 1) echo un coup de pouce ;; 2) echo les appels ;; 3) echo la recette ;; esac) :"
+                assert_output --partial "$(sed 's/^/  /' <<<"${hints[level]}")"
+            done
+        done
+    done
+}
+
+@test "hint: a French locale gives French, HINT_LANG=en English whatever the locale, another HINT_LANG an error" {
+    mkdir -p "$ROOT/lab01-blocking"
+    unset HINT_LANG
+    run env LC_ALL= LC_MESSAGES= LANG=fr_FR.UTF-8 LAB=01 STEP=2 LEVEL=1 "$REPO/tests/tools/hint"
+    assert_success
+    assert_line "Indice 1 sur 3, un coup de pouce :"
+    run env LC_ALL=fr_CA.UTF-8 LANG=en_US.UTF-8 LAB=01 STEP=2 LEVEL=1 "$REPO/tests/tools/hint"
+    assert_line "Indice 1 sur 3, un coup de pouce :"
+    run env HINT_LANG=en LANG=fr_FR.UTF-8 LAB=01 STEP=2 LEVEL=1 "$REPO/tests/tools/hint"
+    assert_line "Hint 1 of 3, a nudge:"
+    assert_line '(README.md, section "Step 2 — Give it a port (`bind`)")'
+    run env LC_ALL= LC_MESSAGES= LANG=C.UTF-8 LAB=01 STEP=2 LEVEL=1 "$REPO/tests/tools/hint"
+    assert_line "Hint 1 of 3, a nudge:"
+    run env HINT_LANG=de LAB=01 STEP=2 "$REPO/tests/tools/hint"
+    assert_failure
+    assert_output --partial "HINT_LANG=de: use HINT_LANG=fr"
+}
+
+@test "check: HINT_LANG=fr speaks French (the steps, the table, the last line); what the programs print stays English" {
+    local hint heading
+    student_lab "$REPO" lab01-blocking
+    export HINT_LANG=fr
+    check_timed 01
+    assert_equal "$status" 1
+    source "$REPO/tests/tools/manifest.bash"
+    MANIFEST_LANG=fr manifest_load "$REPO/lab01-blocking/steps.txt"
+    hint=$(head -n 1 <<<"${STEP_HINT1[1]}")
+    heading=$(french_heading lab01-blocking 1)
+    assert_line --partial "lab01-blocking : l'étape 1 échoue : ${STEP_TITLE[1]}"
+    assert_line "  README: lab01-blocking/README.fr.md, section \"$heading\""
+    assert_line "    $hint"
+    assert_line --regexp '^  étape 2 : .* --    \(pas vérifiée : l.étape 1 échoue avant\)$'
+    assert_line --regexp '^TP +réussis +état +à corriger ensuite$'
+    assert_line --regexp "^lab01-blocking +[0-9]+/[0-9]+ +à faire étape 1 : "
+    assert_output --partial "TODO step 1: create the listening socket" # the program's own words
+    assert_equal "${lines[-1]}" "Ensuite : lab01-blocking, étape 1 (README.fr.md, « $heading ») ; puis relancez make check LAB=01. Bloqué ? make hint LAB=01"
 }
 
 @test "diff: LAB=02 shows what lab02's reference changed from lab01's" {

@@ -45,6 +45,7 @@ setup() {
     bats_load_library bats-assert
     bats_require_minimum_version 1.5.0
     unset LAB STEP LEVEL ALL MINE VALGRIND SANITIZE STUDENT_ROOT OUT
+    export HINT_LANG=en # the assertions read the English words
 }
 
 teardown() {
@@ -115,6 +116,29 @@ expected_files() {
     assert_success
     run grep -c . "$RELEASE/README.md"
     ((output > 100)) || fail "the release's README.md has only $output lines"
+    # The Layout names nothing left out, and keeps the rest.
+    grep -q '^- `solutions/`' "$REPO/README.md" || fail "README.md's Layout has no solutions/ item"
+    run grep -E '^- `(solutions/|bench/|tests/grading/|\.ci/run)`' "$RELEASE/README.md"
+    assert_failure
+    run grep -c '^- `tests/tools/`' "$RELEASE/README.md"
+    assert_output 1
+}
+
+@test "release: README.fr.md likewise has no section for instructors (its French twin), and keeps every other" {
+    release_written
+    local heading
+    # The French twin of "## For instructors": the "## " heading at its place.
+    heading=$(awk -v i="$(grep '^## ' "$REPO/README.md" | grep -n '^## For instructors' | cut -d: -f1)" \
+        '/^## / && ++n == i' "$REPO/README.fr.md")
+    [[ -n $heading ]] || fail "README.fr.md has no twin of the section For instructors"
+    run grep -n -F -e "$heading" -e 'instructors -->' "$RELEASE/README.fr.md"
+    assert_failure
+    run grep -c -F -x "$heading" "$REPO/README.fr.md"
+    assert_output 1
+    run diff <(grep '^## ' "$REPO/README.fr.md" | grep -v -F -x "$heading") <(grep '^## ' "$RELEASE/README.fr.md")
+    assert_success
+    run grep -c . "$RELEASE/README.fr.md"
+    ((output > 100)) || fail "the release's README.fr.md has only $output lines"
 }
 
 @test "release: no solution code: no line of solutions/ that the skeletons lack is in the release" {

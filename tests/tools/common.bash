@@ -47,6 +47,57 @@ setup_bats() {
     export BATS_LIB_PATH=$BATS_LIB_DIR
 }
 
+# tool_language: sets TOOL_LANG, the language of the hints and of the
+# tools' own words: HINT_LANG (fr or en), else the locale (LC_ALL, then
+# LC_MESSAGES, then LANG: fr_* is French), else English. Program messages
+# and test output stay in English (the contract fixes them).
+tool_language() {
+    local locale=${LC_ALL:-${LC_MESSAGES:-${LANG:-}}}
+    case ${HINT_LANG:-} in
+        fr | en) TOOL_LANG=$HINT_LANG ;;
+        "") if [[ $locale == fr* ]]; then TOOL_LANG=fr; else TOOL_LANG=en; fi ;;
+        *) die "HINT_LANG=$HINT_LANG: use HINT_LANG=fr (français) or HINT_LANG=en (English)" ;;
+    esac
+    MANIFEST_LANG=$TOOL_LANG
+}
+
+# en_fr ENGLISH FRENCH: prints the one in the tools' language.
+en_fr() {
+    if [[ ${TOOL_LANG:-en} == fr ]]; then printf '%s' "$2"; else printf '%s' "$1"; fi
+}
+
+# fit WIDTH TEXT: TEXT cut or padded to WIDTH characters (printf's %-Ns
+# counts bytes: an accented letter is two in UTF-8).
+fit() {
+    local text=${2:0:$1}
+    printf '%s%*s' "$text" $(($1 - ${#text})) ""
+}
+
+# readme_of LAB: the lab's README in the tools' language (LAB/README.md or
+# LAB/README.fr.md, where it exists).
+readme_of() {
+    if [[ ${TOOL_LANG:-en} == fr && -f $REPO/$1/README.fr.md ]]; then
+        printf '%s' "$1/README.fr.md"
+    else
+        printf '%s' "$1/README.md"
+    fi
+}
+
+# readme_section LAB HEADING: HEADING (an "## " heading of LAB/README.md,
+# without the "## "), or in French its twin in README.fr.md: the heading at
+# the same place (tests/tools/readme-twins keeps them in step).
+readme_section() {
+    local lab=$1 heading=$2 index
+    if [[ ${TOOL_LANG:-en} == fr && -f $REPO/$lab/README.fr.md ]]; then
+        index=$(awk -v h="$heading" '/^```/ { code = !code } !code && /^## / { n++; if (substr($0, 4) == h) { print n; exit } }' "$REPO/$lab/README.md")
+        if [[ -n $index ]]; then
+            awk -v i="$index" '/^```/ { code = !code } !code && /^## / && ++n == i { print substr($0, 4); exit }' "$REPO/$lab/README.fr.md"
+            return
+        fi
+    fi
+    printf '%s\n' "$heading"
+}
+
 # The lab folders to work on, from LAB (01, 1, lab01 or lab01-blocking).
 select_labs() {
     local lab number

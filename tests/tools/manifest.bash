@@ -4,10 +4,12 @@
 # manifest_load FILE: reads FILE into STEP_COUNT (the number of steps) and
 # arrays indexed by step number: STEP_TITLE, STEP_README, STEP_TESTS,
 # STEP_POINTS, STEP_HINT1, STEP_HINT2, STEP_HINT3. Index 0 is the given
-# code: STEP_TESTS[0] holds the "given:" regex. Returns 1 with
-# MANIFEST_ERROR set when the file is missing or malformed.
+# code: STEP_TESTS[0] holds the "given:" regex. With MANIFEST_LANG=fr, a
+# step's "title fr:" and "hint N fr:" replace "step N:"'s title and
+# "hint N:" (the English stays where a translation is missing). Returns 1
+# with MANIFEST_ERROR set when the file is missing or malformed.
 manifest_load() {
-    local file=$1 record step key value
+    local file=$1 record step key value lang=${MANIFEST_LANG:-}
     STEP_COUNT=0
     STEP_TITLE=([0]="the given code")
     STEP_README=([0]="")
@@ -33,7 +35,14 @@ manifest_load() {
             "hint 1") STEP_HINT1[step]=$value ;;
             "hint 2") STEP_HINT2[step]=$value ;;
             "hint 3") STEP_HINT3[step]=$value ;;
-            "hint "[123]" "*) ;; # a hint in another language (see hint)
+            "title "[a-z][a-z] | "hint "[123]" "[a-z][a-z]) # a translation
+                [[ -n $lang && ${key: -2} == "$lang" ]] || continue
+                case $key in
+                    title*) STEP_TITLE[step]=$value ;;
+                    "hint 1"*) STEP_HINT1[step]=$value ;;
+                    "hint 2"*) STEP_HINT2[step]=$value ;;
+                    "hint 3"*) STEP_HINT3[step]=$value ;;
+                esac ;;
             *) MANIFEST_ERROR="$file: step $step: unknown key '$key'"; return 1 ;;
         esac
     done < <(LC_ALL=C awk '
@@ -67,6 +76,23 @@ manifest_load() {
         }
         END { flush() }' "$file")
     ((STEP_COUNT > 0)) || { MANIFEST_ERROR="$file: no step"; return 1; }
+}
+
+# manifest_untranslated FILE LANG: prints a line for each step of FILE
+# whose title or hints have no LANG version ("title fr:", "hint 1 fr:"...);
+# returns 1 if there is any.
+manifest_untranslated() {
+    LC_ALL=C awk -v lang="$2" '
+        function report() {
+            if (step == "") return
+            if (!(("title " lang) in seen)) { print "step " step ": no \"title " lang ":\""; bad = 1 }
+            for (k = 1; k <= 3; k++)
+                if (!(("hint " k " " lang) in seen)) { print "step " step ": no \"hint " k " " lang ":\""; bad = 1 }
+            split("", seen)
+        }
+        /^step [0-9]+:/ { report(); step = $2; sub(/:$/, "", step); next }
+        match($0, /^[a-z][a-z0-9 ]*:/) { seen[substr($0, 1, RLENGTH - 1)] = 1 }
+        END { report(); exit bad }' "$1"
 }
 
 # manifest_validate LAB_DIR BATS_FILE: checks the loaded manifest against the
