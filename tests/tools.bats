@@ -115,6 +115,8 @@ assert_names_step() {
     check_timed 01
     assert_names_step lab01-blocking 1
     assert_line --regexp '^lab01-blocking +[0-9]+/[0-9]+ +to do +step 1: '
+    assert_line "    (more: make hint LAB=01 STEP=1)"
+    assert_line --regexp "^  README: lab01-blocking/README.md, section \"Step 1 — "
     refute_output --partial "make: ***"
 }
 
@@ -237,7 +239,8 @@ french_heading() {
 @test "check: HINT_LANG=fr speaks French (the steps, the table, the last line); what the programs print stays English" {
     local hint heading
     student_lab "$REPO" lab01-blocking
-    export HINT_LANG=fr
+    # (In the C locale too: the columns count characters, not bytes.)
+    export HINT_LANG=fr LC_ALL=C
     check_timed 01
     assert_equal "$status" 1
     source "$REPO/tests/tools/manifest.bash"
@@ -245,7 +248,8 @@ french_heading() {
     hint=$(head -n 1 <<<"${STEP_HINT1[1]}")
     heading=$(french_heading lab01-blocking 1)
     assert_line --partial "lab01-blocking : l'étape 1 échoue : ${STEP_TITLE[1]}"
-    assert_line "  README: lab01-blocking/README.fr.md, section \"$heading\""
+    assert_line "  README : lab01-blocking/README.fr.md, section \"$heading\""
+    assert_line "    (la suite : make hint LAB=01 STEP=1)"
     assert_line "    $hint"
     assert_line --regexp '^  étape 2 : .* --    \(pas vérifiée : l.étape 1 échoue avant\)$'
     assert_line --regexp '^TP +réussis +état +à corriger ensuite$'

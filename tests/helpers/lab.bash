@@ -380,9 +380,11 @@ server_wait_ready() {
         if [[ -n $ended ]]; then
             reap "$role"
             tool_report "$role"
+            local note
+            note=$(listening_line_note "$role")
             fail "$(printf 'the %s ended before printing "listening on port N": it %s\n%s%s%s' \
                 "$role" "$(how_it_ended "$EXIT_STATUS" "$LOGS/$role.err")" \
-                "$(listening_line_note "$role")" \
+                "${note:+$note$'\n'}" \
                 "${TOOL_REPORT:+$TOOL_REPORT$'\n'}" "$(describe_logs "$role")")"
             return 1
         fi

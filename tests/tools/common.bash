@@ -66,11 +66,23 @@ en_fr() {
     if [[ ${TOOL_LANG:-en} == fr ]]; then printf '%s' "$2"; else printf '%s' "$1"; fi
 }
 
-# fit WIDTH TEXT: TEXT cut or padded to WIDTH characters (printf's %-Ns
-# counts bytes: an accented letter is two in UTF-8).
+# fit WIDTH TEXT: TEXT (UTF-8) cut or padded to WIDTH characters, whatever
+# the locale (printf's %-Ns counts bytes, and so does ${#text} in the C
+# locale: an accented letter is two bytes in UTF-8). Bytes are counted here
+# one by one, a continuation byte (10xxxxxx) adding no character.
 fit() {
-    local text=${2:0:$1}
-    printf '%s%*s' "$text" $(($1 - ${#text})) ""
+    local width=$1 text=$2 LC_ALL=C
+    local i count=0 cut=${#2} byte
+    for ((i = 0; i < ${#text}; i++)); do
+        byte=${text:i:1}
+        [[ $byte == [$'\x80'-$'\xbf'] ]] && continue
+        if ((count == width)); then
+            cut=$i
+            break
+        fi
+        count=$((count + 1))
+    done
+    printf '%s%*s' "${text:0:cut}" $((width - count)) ""
 }
 
 # readme_of LAB: the lab's README in the tools' language (LAB/README.md or
@@ -106,12 +118,12 @@ select_labs() {
         if [[ -n $LAB ]]; then
             number=${LAB#lab}
             number=${number%%-*}
-            [[ $number =~ ^[0-9]+$ ]] || die "LAB=$LAB: give a lab like LAB=01 or LAB=lab01-blocking"
+            [[ $number =~ ^[0-9]+$ ]] || die "$(en_fr "LAB=$LAB: give a lab like LAB=01 or LAB=lab01-blocking" "LAB=$LAB : donnez un TP comme LAB=01 ou LAB=lab01-blocking")"
             [[ ${lab:3:2} == "$(printf '%02d' "$((10#$number))")" ]] || continue
         fi
         LABS+=("$lab")
     done
-    ((${#LABS[@]} > 0)) || die "LAB=$LAB: no such lab"
+    ((${#LABS[@]} > 0)) || die "$(en_fr "LAB=$LAB: no such lab" "LAB=$LAB : ce TP n'existe pas")"
 }
 
 # What the student tools remember, in each lab folder's .progress (not in
