@@ -231,8 +231,10 @@ static int append_waiting(struct relay_member *sender, unsigned long to, const c
     /* TODO step 5: under the lock, wait while a member is behind; the
      * sender dropped or the stop: append nothing, return -1. Otherwise
      * append from the sender for everyone (to 0), or from the relay for
-     * the sender alone, and return what append() returns. Calls:
-     * pthread_cond_wait(), append(). (make hint LAB=04 STEP=5)
+     * the sender alone, and return what append() returns. The answer
+     * "bye\n" appended, the sender leaves the chat before the unlock
+     * (nothing may reach a client after its bye). Calls:
+     * pthread_cond_wait(), append(), leave_chat(). (make hint LAB=04 STEP=5)
      * Replace the whole body: the lines below are the skeleton's, so that
      * steps 1 to 4 run without flow control: they append at once, and stop
      * the server here as soon as the log holds more than RELAY_HIGH_WATER

@@ -219,6 +219,10 @@ static int append_waiting(struct relay_member *sender, unsigned long to, const c
         pthread_cond_wait(&relay.caught_up, &relay.lock);
     if (!sender->dropped && !relay.stopping)
         result = append(to == 0 ? sender->number : 0, to, bytes, len);
+    /* "bye" is the last line its client gets: it leaves the chat in the
+     * same step, before anyone can append more (relay_leave() comes later). */
+    if (result == 0 && to != 0 && len == 4 && memcmp(bytes, "bye\n", 4) == 0)
+        leave_chat(sender);
     pthread_mutex_unlock(&relay.lock);
     return result;
 }
