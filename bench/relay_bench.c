@@ -49,6 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchlib.h"
+
 #define HEADER_LEN 31                   /* "ssss qqqqqqqq tttttttttttttttt " */
 #define CHECKSUM_LEN 8
 #define MIN_SIZE (HEADER_LEN + 1 + CHECKSUM_LEN + 1) /* no padding */
@@ -62,12 +64,7 @@
 #define PROBE_ROUNDS (SYNC_SECONDS * 1000 / PROBE_ROUND_MS)
 #define ARRIVAL_MEMORY (128.0 * 1024 * 1024) /* for every receiver's arrivals */
 
-/* Latency histogram, log-linear: values below 2*SUB exact, then SUB buckets
- * per power of two (relative error under 1/(2*SUB), 0.4%). In nanoseconds. */
-#define SUB_BITS 7
-#define SUB (1u << SUB_BITS)
-#define TOP_BIT 42                      /* values capped at 2^42 ns, 73 min */
-#define BUCKETS ((TOP_BIT - SUB_BITS + 1) * SUB)
+/* Latencies go into benchlib's histogram (BENCH_BUCKETS buckets, 0.4 %). */
 #define NO_ARRIVAL 0xFFFFu              /* above every bucket number */
 
 enum mode { MODE_LAB, MODE_RAW };
@@ -87,7 +84,7 @@ struct stats {
     unsigned long long lines;           /* data lines read (framed by "\n") */
     unsigned long long bytes;           /* their bytes, "\n" included */
     unsigned long long intact, spliced, disorder, control;
-    unsigned long long hist[BUCKETS];
+    unsigned long long hist[BENCH_BUCKETS];
     uint64_t max_latency;
     uint64_t last_ns;                   /* when the last data line arrived */
     unsigned long sent;                 /* lines handed to send() in full */
@@ -133,14 +130,6 @@ static char *padding;                   /* "abc...zabc...": padding at offset se
 static uint64_t start_ns;               /* the start signal, for report() after the joins */
 static const char hex_digits[] = "0123456789abcdef";
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -156,35 +145,6 @@ static void usage(FILE *out)
             "Prints one line: mode=... clients=... lines_per_s=... p99_us=...\n"
             "Exit status: 0 all expected bytes arrived, 3 timeout, 1 error, 2 usage.\n",
             MIN_SIZE);
-}
-
-/* Parses a whole number from min to max. Returns 0, or -1. */
-static int parse_count(const char *text, unsigned long min, unsigned long max, unsigned long *value)
-{
-    char *end;
-    unsigned long v;
-
-    if (*text < '0' || *text > '9')
-        return -1;
-    errno = 0;
-    v = strtoul(text, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *value = v;
-    return 0;
-}
-
-static int parse_seconds(const char *text, double *value)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !(v >= 0.0) || v > 1e6)
-        return -1;
-    *value = v;
-    return 0;
 }
 
 /* Parses the command line into opt. Returns 0, or the exit status. */
@@ -204,17 +164,17 @@ static int parse_args(int argc, char *argv[])
             fprintf(stderr, "relay_bench: %s needs a value (or is unknown)\n", arg);
             return 2;
         } else if (strcmp(arg, "--lines") == 0) {
-            if (parse_count(next, 1, MAX_LINES, &value) == -1)
+            if (bench_parse_count(next, 1, MAX_LINES, &value) == -1)
                 goto bad;
             opt.lines = value;
             i++;
         } else if (strcmp(arg, "--size") == 0) {
-            if (parse_count(next, MIN_SIZE, 65536, &value) == -1)
+            if (bench_parse_count(next, MIN_SIZE, 65536, &value) == -1)
                 goto bad;
             opt.size = value;
             i++;
         } else if (strcmp(arg, "--clients") == 0) {
-            if (parse_count(next, 2, MAX_SENDERS, &value) == -1)
+            if (bench_parse_count(next, 2, MAX_SENDERS, &value) == -1)
                 goto bad;
             opt.clients = (unsigned)value;
             i++;
@@ -227,11 +187,11 @@ static int parse_args(int argc, char *argv[])
                 goto bad;
             i++;
         } else if (strcmp(arg, "--timeout") == 0) {
-            if (parse_seconds(next, &opt.timeout) == -1 || opt.timeout <= 0.0)
+            if (bench_parse_seconds(next, &opt.timeout) == -1 || opt.timeout <= 0.0)
                 goto bad;
             i++;
         } else if (strcmp(arg, "--rate") == 0) {
-            if (parse_seconds(next, &opt.rate) == -1)
+            if (bench_parse_seconds(next, &opt.rate) == -1)
                 goto bad;
             i++;
         } else if (arg[0] == '-' && arg[1] != '\0') {
@@ -353,53 +313,6 @@ static int check_line(const char *line, size_t len, unsigned *sender, unsigned l
     return 0;
 }
 
-/* ---- latency histogram ---- */
-
-static unsigned bucket_of(uint64_t v)
-{
-    unsigned msb = 0, step;
-
-    if (v >= (uint64_t)1 << TOP_BIT)
-        v = ((uint64_t)1 << TOP_BIT) - 1;
-    if (v < 2 * SUB)
-        return (unsigned)v;
-    for (step = 32; step > 0; step >>= 1)   /* the highest bit set, by halves */
-        if (v >> (msb + step) != 0)
-            msb += step;
-    return (msb - SUB_BITS + 1) * SUB + (unsigned)((v >> (msb - SUB_BITS)) - SUB);
-}
-
-/* The middle of bucket i (exact below 2*SUB). */
-static double bucket_value(unsigned i)
-{
-    unsigned shift;
-    uint64_t low;
-
-    if (i < 2 * SUB)
-        return (double)i;
-    shift = i / SUB - 1;
-    low = (uint64_t)(i % SUB + SUB) << shift;
-    return (double)low + (double)((uint64_t)1 << shift) / 2.0;
-}
-
-/* The p-th quantile (nearest rank) of a histogram holding count values. */
-static double hist_quantile(const unsigned long long *hist, unsigned long long count, double p)
-{
-    unsigned long long rank = (unsigned long long)(p * (double)count), seen = 0;
-    unsigned i;
-
-    if ((double)rank < p * (double)count)
-        rank++;
-    if (rank == 0)
-        rank = 1;
-    for (i = 0; i < BUCKETS; i++) {
-        seen += hist[i];
-        if (seen >= rank)
-            return bucket_value(i);
-    }
-    return 0.0;
-}
-
 /* ---- the agreeing barrier ---- */
 
 /* Waits for every client thread; returns the least value they brought. The
@@ -417,7 +330,7 @@ static int barrier_wait(int value, uint64_t *release)
         barrier.verdict = barrier.least;
         barrier.least = 2;
         barrier.waiting = 0;
-        barrier.release_ns = now_ns();
+        barrier.release_ns = bench_now_ns();
         getrusage(RUSAGE_SELF, &barrier.release_usage);
         barrier.generation++;
         pthread_cond_broadcast(&barrier.cond);
@@ -484,7 +397,7 @@ static int next_line(struct client *c, const char **line, size_t *len)
 static void count_intact(struct client *c, unsigned sender, unsigned long seq, uint64_t sent_ns, uint64_t now)
 {
     uint64_t latency = now > sent_ns ? now - sent_ns : 0;
-    unsigned bucket = bucket_of(latency);
+    unsigned bucket = bench_bucket_of(latency);
 
     if (sender == c->index || seq < c->next_seq[sender]) {
         c->st.disorder++;               /* our own line back, or a repeat, or late */
@@ -565,7 +478,7 @@ static int receive_data(struct client *c)
             return 0;
         if (got <= 0)
             return -1;
-        now = now_ns();
+        now = bench_now_ns();
         while (next_line(c, &line, &len))
             take_line(c, line, len, now);
     }
@@ -604,13 +517,13 @@ static ssize_t wait_and_receive(struct client *c, int ms)
  * follows it in the buffer. Returns 0, or -1. */
 static int read_welcome(struct client *c)
 {
-    uint64_t deadline = now_ns() + (uint64_t)SYNC_SECONDS * 1000000000u;
+    uint64_t deadline = bench_now_ns() + (uint64_t)SYNC_SECONDS * 1000000000u;
     const char *line;
     size_t len, i;
     ssize_t got;
 
     while (!next_line(c, &line, &len)) {
-        if (now_ns() >= deadline)
+        if (bench_now_ns() >= deadline)
             return -1;
         got = wait_and_receive(c, 100);
         if (got == 0 || got == -2)
@@ -643,8 +556,8 @@ static int sync_raw(struct client *c, uint64_t *start)
     for (round = 0; round < PROBE_ROUNDS; round++) {
         if (c->index < 2 && send(c->fd, "PROBE\n", 6, 0) != 6)
             verdict = -1;
-        until = now_ns() + PROBE_ROUND_MS * 1000000u;
-        while (verdict != -1 && !seen && now_ns() < until) {
+        until = bench_now_ns() + PROBE_ROUND_MS * 1000000u;
+        while (verdict != -1 && !seen && bench_now_ns() < until) {
             got = wait_and_receive(c, 10);
             if (got == 0 || got == -2)
                 verdict = -1;
@@ -687,7 +600,7 @@ static void *client_main(void *arg)
         unsigned long due = opt.lines;
         int sending = made < opt.lines || out_len > 0;
 
-        now = now_ns();
+        now = bench_now_ns();
         if (!sending && received_all(c)) {
             c->st.done = 1;
             break;
@@ -728,7 +641,7 @@ static void *client_main(void *arg)
         for (turn = 0; turn < IO_BUDGET; turn++) {
             if (out_len == 0) {
                 unsigned long count = due - made;
-                uint64_t stamp = now_ns();
+                uint64_t stamp = bench_now_ns();
                 unsigned long i;
 
                 if (made >= due)
@@ -830,7 +743,7 @@ static double cpu_since_start(void)
  * status. */
 static int report(void)
 {
-    static unsigned long long hist[BUCKETS], reach_hist[BUCKETS];
+    static unsigned long long hist[BENCH_BUCKETS], reach_hist[BENCH_BUCKETS];
     unsigned long long lines = 0, intact = 0, spliced = 0, disorder = 0, expected;
     unsigned long long sent = 0, lost, complete = 0;
     uint64_t max_latency = 0, last = 0;
@@ -855,13 +768,13 @@ static int report(void)
             max_latency = s->max_latency;
         if (s->last_ns > last)
             last = s->last_ns;
-        for (j = 0; j < BUCKETS; j++)
+        for (j = 0; j < BENCH_BUCKETS; j++)
             hist[j] += s->hist[j];
     }
     expected = (unsigned long long)total_lines * (opt.clients - 1);
     lost = expected > intact ? expected - intact : 0;
     if (last <= start_ns)
-        last = now_ns();
+        last = bench_now_ns();
     seconds = (double)(last - start_ns) / 1e9;
 
     /* Per line, the time to reach every receiver: the largest latency
@@ -891,9 +804,9 @@ static int report(void)
            intact, spliced, disorder, lost, closed, seconds,
            seconds > 0.0 ? (double)intact / seconds : 0.0,
            seconds > 0.0 ? (double)lines / seconds : 0.0,
-           intact > 0 ? hist_quantile(hist, intact, 0.50) / 1e3 : 0.0,
-           intact > 0 ? hist_quantile(hist, intact, 0.99) / 1e3 : 0.0,
-           complete > 0 ? hist_quantile(reach_hist, complete, 0.99) / 1e3 : 0.0,
+           intact > 0 ? bench_quantile(hist, intact, 0.50) / 1e3 : 0.0,
+           intact > 0 ? bench_quantile(hist, intact, 0.99) / 1e3 : 0.0,
+           complete > 0 ? bench_quantile(reach_hist, complete, 0.99) / 1e3 : 0.0,
            (double)max_latency / 1e3, complete, cpu_since_start(), sample,
            timed_out > 0 ? " timeout=1" : "");
     fflush(stdout);
