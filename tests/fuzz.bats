@@ -98,6 +98,38 @@ replay_command() {
     assert_equal "${lines[-1]}" "fuzz: clean (linebuf utf8, $SECONDS_PER_HARNESS s each)"
 }
 
+# replay_build NAME: the harnesses with replay_main (no libFuzzer: gcc)
+# against the lab02 in ROOT, into BATS_TEST_TMPDIR/NAME.
+replay_build() {
+    run make -s -C "$REPO/tests/fuzz" replay CC=gcc SRC="$ROOT/lab02-encoding" BUILD="$BATS_TEST_TMPDIR/$1"
+    assert_success
+}
+
+@test "fuzz: every input of tests/fuzz/regressions passes on the solution and fails on the mistake it was found with (gcc, no libFuzzer)" {
+    command -v gcc >/dev/null || skip "gcc is absent"
+    local harness input
+    student_lab02
+    replay_build good
+    for harness in utf8 linebuf; do
+        for input in "$REPO/tests/fuzz/regressions/$harness"/*; do
+            run timeout -k 5 60 "$BATS_TEST_TMPDIR/good/replay_$harness" "$input"
+            ((status == 0)) || fail "the solution fails regression $harness/${input##*/}: $output"
+        done
+    done
+    # Two of the mistakes that left these inputs, planted again: caught.
+    student_lab02 utf8.c '    { 0xF4, 0xF4, 0x80, 0x8F, 4 },  /* U+100000..U+10FFFF (F4 90..BF: too big) */' \
+        '    { 0xF4, 0xF4, 0x80, 0xBF, 4 },'
+    replay_build above
+    run timeout -k 5 60 "$BATS_TEST_TMPDIR/above/replay_utf8" "$REPO/tests/fuzz/regressions/utf8/above-10ffff"
+    assert_failure
+    assert_output --partial "above U+10FFFF"
+    student_lab02 linebuf.c "    if (line_len > 0 && lb->data[end - 1] == '\\r')" '    if (0)'
+    replay_build cr
+    run timeout -k 5 60 "$BATS_TEST_TMPDIR/cr/replay_linebuf" "$REPO/tests/fuzz/regressions/linebuf/cr-kept"
+    assert_failure
+    assert_output --partial 'a "\r" right before "\n" is not part of the line'
+}
+
 @test "fuzz LAB=02: a utf8_check that accepts F4 90.. (above U+10FFFF) is reported in words, the input in hex, a replay that works" {
     needs_libfuzzer
     student_lab02 utf8.c '    { 0xF4, 0xF4, 0x80, 0x8F, 4 },  /* U+100000..U+10FFFF (F4 90..BF: too big) */' \
