@@ -50,6 +50,13 @@ lab_setup_file() {
         echo "# $LAB_DIR does not build:" >&3
         sed 's/^/#   /' "$BATS_FILE_TMPDIR/build.log" >&3
     fi
+    lab_setup_file_helpers
+}
+
+# The file's share of setup that does not depend on the lab: the test
+# helpers built, lab_sleep's fifo, and the test libraries' parts. Called
+# by lab_setup_file (and by a file that builds its labs itself).
+lab_setup_file_helpers() {
     make -s -C "$REPO_DIR/tests/helpers" >/dev/null
     mkfifo "$BATS_FILE_TMPDIR/sleep.fifo" # see lab_sleep
     # The libraries' parts, found once for every test of the file (bats
@@ -1479,6 +1486,19 @@ expect_no_spin() {
     echo "# $when, $seconds s: $((after - before)) ms of CPU" >&3
     ((after - before < 100)) ||
         fail "the server used $((after - before)) ms of CPU in $seconds s $when: it spins${advice:+ ($advice)}"
+}
+
+# proc_field ROLE FIELD: a field of the role's /proc/PID/status (Threads,
+# VmRSS in kB), or nothing.
+proc_field() {
+    local key value _
+    [[ -r /proc/${LAB_PID[$1]}/status ]] || return 0
+    while read -r key value _; do
+        if [[ $key == "$2:" ]]; then
+            echo "$value"
+            return 0
+        fi
+    done <"/proc/${LAB_PID[$1]}/status"
 }
 
 # needs_prlimit: skips, saying why, unless the test can see the server's

@@ -139,14 +139,7 @@ matching_lines() {
 # server_field FIELD: a field of the server's /proc/PID/status (VmHWM in kB,
 # Threads), or nothing where there is no /proc.
 server_field() {
-    local file="/proc/${LAB_PID[server]}/status" key value _
-    [[ -r $file ]] || return 0
-    while read -r key value _; do
-        if [[ $key == "$1:" ]]; then
-            echo "$value"
-            return 0
-        fi
-    done <"$file"
+    proc_field server "$1"
 }
 
 # lines_into ARRAY COMMAND...: runs COMMAND and puts its lines in ARRAY.
