@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,8 +252,9 @@ static int check_result(const struct input *in, const struct linebuf *lb, size_t
 {
     char want[600], got[600];
     const struct oracle_event *event = k < event_count ? &events[k] : NULL;
+    const bool is_line = result == LINEBUF_LINE; /* otherwise LINEBUF_TOO_LONG */
 
-    if (result == LINEBUF_LINE) {
+    if (is_line) {
         if (line == NULL) {
             report_line("your linebuf hands out line %zu with a NULL pointer", k + 1);
             return 1;
@@ -268,11 +270,11 @@ static int check_result(const struct input *in, const struct linebuf *lb, size_t
             return 1;
         }
     }
-    if (result == LINEBUF_LINE && (event == NULL || event->kind != ORACLE_LINE || len != event->length ||
+    if (is_line && (event == NULL || event->kind != ORACLE_LINE || len != event->length ||
                                    memcmp(line, in->stream + event->start, len) != 0))
         report_quote((const unsigned char *)line, len, got, sizeof got);
     if (event == NULL) {
-        if (result == LINEBUF_LINE)
+        if (is_line)
             report_line("your linebuf hands out a line %zu, %s (%zu byte%s); the stream holds only %zu result%s",
                         k + 1, got, len, PLURAL(len), event_count, PLURAL(event_count));
         else
@@ -282,13 +284,13 @@ static int check_result(const struct input *in, const struct linebuf *lb, size_t
                             ? " (an over-long line is reported once, and the rest of it dropped up to its \"\\n\")" : "");
         return 1;
     }
-    if (event->kind == ORACLE_TOO_LONG && result == LINEBUF_TOO_LONG)
+    if (event->kind == ORACLE_TOO_LONG && !is_line)
         return 0;
-    if (event->kind == ORACLE_LINE && result == LINEBUF_LINE && len == event->length &&
+    if (event->kind == ORACLE_LINE && is_line && len == event->length &&
         memcmp(line, in->stream + event->start, len) == 0)
         return 0;
     describe_event(in, k, want, sizeof want);
-    if (result == LINEBUF_TOO_LONG) {
+    if (!is_line) {
         report_line("your linebuf says LINEBUF_TOO_LONG as result %zu; expected %s", k + 1, want);
         if (event->length >= ORACLE_LINE_MAX - 1)
             report_line("  a line of up to %d bytes without its \"\\n\" (and a \"\\r\" before it) is accepted",
