@@ -14,7 +14,7 @@
 #     AddressSanitizer with UBSan and under ThreadSanitizer: no report.
 # Each test name starts with the lab it is about. FAULT_SCALE=N divides the
 # counts (resets, churners, the flood's bytes) by N for a quick run.
-# Run: make -C tests/helpers; make -C solutions/labNN-...;
+# Run: make -C tests/helpers all faults; make -C solutions/labNN-...;
 #      LAB_ROOT=$PWD/solutions bats tests/faults.bats
 
 load helpers/lab
@@ -33,6 +33,7 @@ setup_file() {
         fi
     done
     lab_setup_file_helpers
+    make -s -C "$REPO_DIR/tests/helpers" faults >/dev/null
 }
 
 setup() {

@@ -73,7 +73,6 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,12 +81,6 @@
 #include <unistd.h>
 
 #include "tool.h"
-
-#if defined(__GNUC__) || defined(__clang__)
-#define PRINTF_LIKE(fmt, first) __attribute__((format(printf, fmt, first)))
-#else
-#define PRINTF_LIKE(fmt, first)
-#endif
 
 #define PROGRAM "faults-chat"
 #define READ_SIZE (64 * 1024)       /* bytes per recv() */
@@ -159,19 +152,8 @@ static struct {
 } g = { .lab = 4, .bound_ms = 5000, .chatter_count = 8, .lines = 200, .parallel = 4,
         .at_once = 10, .seed = 1 };
 
-/* Prints "faults-chat: what" on stderr and exits 1. */
-static _Noreturn PRINTF_LIKE(1, 2) void die(const char *format, ...)
-{
-    va_list args;
-
-    fflush(stdout);
-    fputs(PROGRAM ": ", stderr);
-    va_start(args, format);
-    vfprintf(stderr, format, args);
-    va_end(args);
-    fputc('\n', stderr);
-    exit(1);
-}
+/* die("what", ...): prints "PROGRAM: what" on stderr and exits 1. */
+#define die(...) tool_die(PROGRAM, __VA_ARGS__)
 
 static void *checked_realloc(void *old, size_t size)
 {

@@ -43,7 +43,6 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +51,6 @@
 #include <unistd.h>
 
 #include "tool.h"
-
-#if defined(__GNUC__) || defined(__clang__)
-#define PRINTF_LIKE(fmt, first) __attribute__((format(printf, fmt, first)))
-#else
-#define PRINTF_LIKE(fmt, first)
-#endif
 
 #define PROGRAM "faults-flood"
 #define CHUNK (64 * 1024)               /* bytes per send() */
@@ -81,18 +74,8 @@ static long long bound_ms = 5000;
 static long long last_move;
 static const char *pid_text;            /* the server's, or NULL */
 
-static _Noreturn PRINTF_LIKE(1, 2) void die(const char *format, ...)
-{
-    va_list args;
-
-    fflush(stdout);
-    fputs(PROGRAM ": ", stderr);
-    va_start(args, format);
-    vfprintf(stderr, format, args);
-    va_end(args);
-    fputc('\n', stderr);
-    exit(1);
-}
+/* die("what", ...): prints "PROGRAM: what" on stderr and exits 1. */
+#define die(...) tool_die(PROGRAM, __VA_ARGS__)
 
 /* A line made printable for a message, cut at 100 bytes. */
 static const char *shown(const char *line, size_t len)

@@ -2,7 +2,9 @@
 #include "tool.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,4 +42,17 @@ void tool_run_bound(const char *program, unsigned int seconds)
     on_alarm.sa_handler = on_run_bound;
     sigaction(SIGALRM, &on_alarm, NULL);
     alarm(seconds);
+}
+
+_Noreturn void tool_die(const char *program, const char *format, ...)
+{
+    va_list args;
+
+    fflush(stdout);
+    fprintf(stderr, "%s: ", program);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fputc('\n', stderr);
+    exit(1);
 }

@@ -1,4 +1,5 @@
-/* tool.h - what the test tools (peer, lab03-crowd, lab04-chat) share. */
+/* tool.h - what the test tools (peer, lab03-crowd, lab04-chat, faults-chat,
+ * faults-flood) share. */
 #ifndef TOOL_H
 #define TOOL_H
 
@@ -10,5 +11,15 @@ long long tool_now_ms(void);
  * at once, whatever the program is doing (an alarm and its handler,
  * async-signal-safe). */
 void tool_run_bound(const char *program, unsigned int seconds);
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TOOL_PRINTF_LIKE(fmt, first) __attribute__((format(printf, fmt, first)))
+#else
+#define TOOL_PRINTF_LIKE(fmt, first)
+#endif
+
+/* Prints "PROGRAM: what" (format and its arguments, as printf) and a newline
+ * on stderr, stdout flushed first, and exits 1. */
+_Noreturn void tool_die(const char *program, const char *format, ...) TOOL_PRINTF_LIKE(2, 3);
 
 #endif
