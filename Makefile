@@ -65,6 +65,28 @@ memcheck:
 test:
 	@tests/run test
 
+# Fault injection against the solutions (tests/faults.bats: EINTR, no
+# descriptors left, a 200 MB line, connect-and-reset storms, churn under
+# the sanitizers).
+test-faults:
+	@tests/run faults
+
+# The benchmark (bench/all): round trips, memory and CPU per client, a slow
+# consumer, the lab04 relay against ncat --broker; a table and a CSV.
+bench:
+	@if [ -x bench/all ]; then bench/all; else echo "make bench measures the \
+	reference solutions, and this copy of the course has none (a student copy)" >&2; exit 2; fi
+
+# Fuzzing lab02's line reader and UTF-8 checker (FUZZ_SECONDS=60 each);
+# LAB=02: your own lab02 modules, with the first disagreement explained.
+fuzz:
+	@tests/tools/fuzz
+
+# A session of lab NN's server and client under strace, drawn as a
+# sequence diagram (SOLUTION=1: the reference; TRACE_INPUT=FILE).
+trace:
+	@tests/tools/trace
+
 # Instructors (these tools are not part of a student release):
 # grade every student's labs in SUBMISSIONS=DIR, safely, into OUT=DIR.
 grade:
@@ -98,6 +120,10 @@ help:
 	@echo "make memcheck LAB=01   the lab's tests under Valgrind memcheck, with a summary"
 	@echo "make test         test the solutions and the skeletons (the repository's own suite);"
 	@echo "                  in plain mode lab03 and lab04 also run behind BSD's accept() (tests/helpers/nonblock_accept.so)"
+	@echo "make test-faults  the solutions under injected faults (EINTR, descriptors, huge lines, resets, churn)"
+	@echo "make bench        the benchmark: round trips, memory per client, a slow consumer, relay vs ncat (< 3 min)"
+	@echo "make fuzz         fuzz lab02's line reader and UTF-8 checker (FUZZ_SECONDS=60; LAB=02: your own modules)"
+	@echo "make trace LAB=01 your lab's server and client, call by call, as a sequence diagram (SOLUTION=1: the reference)"
 	@echo "make clean        remove what was built"
 	@echo "instructors:"
 	@echo "make grade SUBMISSIONS=DIR [OUT=DIR]   grade every student folder in DIR (MEMCHECK=1, EXTRA_TESTS=DIR, JOBS=N)"
@@ -111,4 +137,4 @@ help:
 	@echo "  HINT_LANG=fr             make check's and make hint's words in French (the default with LANG=fr_FR...; HINT_LANG=en: English)"
 	@echo "labs: $(LABS)"
 
-.PHONY: all check hint watch diff memcheck test grade gradescope student-release clean help
+.PHONY: all check hint watch diff memcheck test test-faults bench fuzz trace grade gradescope student-release clean help

@@ -9,6 +9,7 @@ REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 # Paths the release must not hold (a folder ends with /; a * stands for any
 # end of a name).
 LEFT_OUT=(solutions/ bench/ .ci/ tests/fixtures/ tests/grading/ tests/tools.bats
+          tests/fuzz.bats tests/trace.bats tests/faults.bats 'tests/helpers/faults-*' tests/tools/readme-twins
           tests/tools/grade tests/tools/gradescope 'tests/tools/grade*' 'tests/tools/jail*'
           tests/tools/release)
 # Lines of the solutions that are not answers: error checks any socket
@@ -79,6 +80,14 @@ expected_files() {
     done | LC_ALL=C sort
 }
 
+# headings FILE: the file's "## " headings in order, each one that stands
+# between <!-- instructors --> and <!-- /instructors --> (which the release
+# leaves out) with a "-" before it.
+headings() {
+    awk '/^<!-- instructors -->/ { out = 1 } /^<!-- \/instructors -->/ { out = 0 }
+         /^## / { print (out ? "-" : "") $0 }' "$1"
+}
+
 @test "release: make student-release writes the copy and says what it wrote and what comes next" {
     release_written
     run cat "$BATS_FILE_TMPDIR/release.out"
@@ -108,12 +117,16 @@ expected_files() {
     [[ -x $RELEASE/tests/tools/check && -x $RELEASE/tests/run ]] || fail "the tools are not executable"
 }
 
-@test "release: README.md has no section For instructors, and keeps every other section" {
+@test "release: README.md has no section For instructors (nor Performance), and keeps every other section" {
     release_written
-    run grep -n -i -e 'for instructors' -e 'instructors -->' "$RELEASE/README.md"
+    run grep -n -i -e 'for instructors' -e 'instructors -->' -e '^## Performance' "$RELEASE/README.md"
     assert_failure
-    run diff <(grep '^## ' "$REPO/README.md" | grep -v '^## For instructors') <(grep '^## ' "$RELEASE/README.md")
+    run diff <(headings "$REPO/README.md" | grep -v '^-') <(grep '^## ' "$RELEASE/README.md")
     assert_success
+    # The sections left out are these two, marked as the instructors' own.
+    run headings "$REPO/README.md"
+    assert_line -- '-## For instructors'
+    assert_line -- '-## Performance'
     run grep -c . "$RELEASE/README.md"
     ((output > 100)) || fail "the release's README.md has only $output lines"
     # The Layout names nothing left out, and keeps the rest.
@@ -135,7 +148,10 @@ expected_files() {
     assert_failure
     run grep -c -F -x "$heading" "$REPO/README.fr.md"
     assert_output 1
-    run diff <(grep '^## ' "$REPO/README.fr.md" | grep -v -F -x "$heading") <(grep '^## ' "$RELEASE/README.fr.md")
+    run diff <(headings "$REPO/README.fr.md" | grep -v '^-') <(grep '^## ' "$RELEASE/README.fr.md")
+    assert_success
+    # The French README leaves out the sections at the English one's places.
+    run diff <(headings "$REPO/README.md" | cut -c1) <(headings "$REPO/README.fr.md" | cut -c1)
     assert_success
     run grep -c . "$RELEASE/README.fr.md"
     ((output > 100)) || fail "the release's README.fr.md has only $output lines"
