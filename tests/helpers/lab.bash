@@ -308,13 +308,17 @@ server_start() {
         case $1 in
             --role) role=$2; shift 2 ;;
             --one-cpu)
-                if command -v taskset >/dev/null && [[ -r /proc/self/status ]]; then
-                    while read -r cpus; do
-                        [[ $cpus == Cpus_allowed_list:* ]] && break
-                    done </proc/self/status
-                    cpus=${cpus#*:}
-                    cpus=${cpus//[[:space:]]/}
-                    one_cpu=(taskset -c "${cpus%%[-,]*}")
+                # The first CPU this shell may run on, as the kernel says
+                # ("pid N's current affinity list: 0-1"); where taskset is
+                # missing, cannot tell or cannot pin (some sandboxes), the
+                # server runs unpinned.
+                if command -v taskset >/dev/null &&
+                    cpus=$(taskset -pc "$BASHPID" 2>/dev/null); then
+                    cpus=${cpus##*: }
+                    cpus=${cpus%%[-,]*}
+                    if [[ $cpus =~ ^[0-9]+$ ]] && taskset -c "$cpus" true 2>/dev/null; then
+                        one_cpu=(taskset -c "$cpus")
+                    fi
                 fi
                 shift ;;
             *) break ;;
