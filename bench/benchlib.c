@@ -37,6 +37,16 @@ int bench_parse_count(const char *text, unsigned long min, unsigned long max, un
     return 0;
 }
 
+int bench_parse_pid(const char *text, long *pid)
+{
+    unsigned long n;
+
+    if (bench_parse_count(text, 1, 0x7FFFFFFF, &n) == -1)
+        return -1;
+    *pid = (long)n;
+    return 0;
+}
+
 int bench_parse_seconds(const char *text, double *value)
 {
     char *end;

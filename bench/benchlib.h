@@ -24,6 +24,10 @@ uint64_t bench_now_ns(void);
  * Returns 0 with *value set, or -1. */
 int bench_parse_count(const char *text, unsigned long min, unsigned long max, unsigned long *value);
 
+/* Parses a process ID (1 to 2^31 - 1), for an option --pid.
+ * Returns 0 with *pid set, or -1. */
+int bench_parse_pid(const char *text, long *pid);
+
 /* Parses a number of seconds from 0 to 10^6 ("1.5" is fine).
  * Returns 0 with *value set, or -1. */
 int bench_parse_seconds(const char *text, double *value);

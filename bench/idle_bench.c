@@ -57,8 +57,6 @@ static void usage(FILE *out)
 /* One option of the command line (bench_option_fn, in benchlib.h). */
 static int option(const char *name, const char *value)
 {
-    unsigned long n;
-
     if (strcmp(name, "--greeting") == 0) {
         opt.greeting = 1;
         return 1;
@@ -67,12 +65,8 @@ static int option(const char *name, const char *value)
         return bench_parse_count(value, 1, MAX_CLIENTS, &opt.clients) == 0 ? 2 : -1;
     if (strcmp(name, "--idle") == 0)
         return bench_parse_seconds(value, &opt.idle) == 0 ? 2 : -1;
-    if (strcmp(name, "--pid") == 0) {
-        if (bench_parse_count(value, 1, 0x7FFFFFFF, &n) == -1)
-            return -1;
-        opt.pid = (long)n;
-        return 2;
-    }
+    if (strcmp(name, "--pid") == 0)
+        return bench_parse_pid(value, &opt.pid) == 0 ? 2 : -1;
     return 0;
 }
 

@@ -121,12 +121,8 @@ static int option(const char *name, const char *value)
         return bench_parse_seconds(value, &opt.seconds) == 0 ? 2 : -1;
     if (strcmp(name, "--linger") == 0)
         return bench_parse_seconds(value, &opt.linger) == 0 ? 2 : -1;
-    if (strcmp(name, "--pid") == 0) {
-        if (bench_parse_count(value, 1, 0x7FFFFFFF, &n) == -1)
-            return -1;
-        opt.pid = (long)n;
-        return 2;
-    }
+    if (strcmp(name, "--pid") == 0)
+        return bench_parse_pid(value, &opt.pid) == 0 ? 2 : -1;
     return 0;
 }
 

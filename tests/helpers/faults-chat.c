@@ -186,25 +186,6 @@ static const char *describe(const struct conn *c)
     return text;
 }
 
-/* A received line made printable for a message: escapes, cut at 100 bytes. */
-static const char *shown(const char *line, size_t len)
-{
-    static char text[512];
-    size_t i, n = 0;
-
-    for (i = 0; i < len && i < 100 && n + 5 < sizeof text; i++) {
-        unsigned char byte = (unsigned char)line[i];
-        if (byte >= 0x20 && byte < 0x7f && byte != '\\')
-            text[n++] = (char)byte;
-        else
-            n += (size_t)snprintf(text + n, sizeof text - n, "\\x%02X", byte);
-    }
-    if (i < len)
-        n += (size_t)snprintf(text + n, sizeof text - n, "...(%zu bytes)", len);
-    text[n] = '\0';
-    return text;
-}
-
 /* ---- connections ------------------------------------------------------ */
 
 /* Opens a non-blocking connection of the given kind; it is CONNECTING. */
@@ -340,15 +321,15 @@ static void chatter_hears(struct conn *c, unsigned long from, const char *text, 
     if (j == g.chatter_count)
         return; /* a churner's line, or a crowd's ping */
     if (j == c->id)
-        die("%s heard its own line back: \"%s\"", describe(c), shown(text, len));
+        die("%s heard its own line back: \"%s\"", describe(c), tool_shown(text, len));
     if (c->next_seq[j] >= g.lines)
-        die("%s heard more than %u lines from chatter %u: \"%s\"", describe(c), g.lines, j, shown(text, len));
+        die("%s heard more than %u lines from chatter %u: \"%s\"", describe(c), g.lines, j, tool_shown(text, len));
     expected_len = chat_line(j, c->next_seq[j], expected, sizeof expected);
     if (len != expected_len || memcmp(text, expected, len) != 0) {
         char want[300];
-        snprintf(want, sizeof want, "%s", shown(expected, expected_len));
+        snprintf(want, sizeof want, "%s", tool_shown(expected, expected_len));
         die("%s: line %u from chatter %u (client-%lu) is wrong (lost, cut, spliced or out of order)\n"
-            "  expected: \"%s\"\n  got:      \"%s\"", describe(c), c->next_seq[j], j, from, want, shown(text, len));
+            "  expected: \"%s\"\n  got:      \"%s\"", describe(c), c->next_seq[j], j, from, want, tool_shown(text, len));
     }
     c->next_seq[j]++;
     c->heard++;
@@ -373,13 +354,13 @@ static int first_line(struct conn *c, const char *line, size_t len)
     if (g.lab == 4) {
         if (len < 8 || memcmp(line, "welcome ", 8) != 0
             || (c->number = parse_client(line + 8, len - 8, &used)) == 0 || 8 + used != len)
-            die("%s: its first line should be \"welcome client-K\"; got \"%s\"", describe(c), shown(line, len));
+            die("%s: its first line should be \"welcome client-K\"; got \"%s\"", describe(c), tool_shown(line, len));
     } else if (c->kind == CROWD) {
         char hello[32];
         int hello_len = snprintf(hello, sizeof hello, "hello %u", c->id);
         if (!is_ok_answer(line, len, (size_t)hello_len))
             die("%s: the answer to \"%s\" should be \"OK %d bytes %d chars\"; got \"%s\"", describe(c),
-                hello, hello_len, hello_len, shown(line, len));
+                hello, hello_len, hello_len, tool_shown(line, len));
     } else {
         return 0; /* lab03 sends nothing first: not a first line */
     }
@@ -395,15 +376,15 @@ static void handle_line(struct conn *c, const char *line, size_t len)
     size_t used;
 
     if (len > 0 && line[len - 1] == '\r')
-        die("%s: a line ends with \\r\\n: \"%s\"", describe(c), shown(line, len));
+        die("%s: a line ends with \\r\\n: \"%s\"", describe(c), tool_shown(line, len));
     if (c->state == JOINING && first_line(c, line, len))
         return;
     if (c->state == JOINING) /* lab03: connected and talking at once */
         c->state = TALKING;
     if (c->state == DRAINING && c->kind == CROWD && c->verdict == REFUSED)
-        die("%s: a line after \"ERR server full\": \"%s\"", describe(c), shown(line, len));
+        die("%s: a line after \"ERR server full\": \"%s\"", describe(c), tool_shown(line, len));
     if (c->got_bye)
-        die("%s: a line after bye: \"%s\"", describe(c), shown(line, len));
+        die("%s: a line after bye: \"%s\"", describe(c), tool_shown(line, len));
     if (len == 3 && memcmp(line, "bye", 3) == 0) {
         if (c->state != LEAVING)
             die("%s: bye, though it did not say fin", describe(c));
@@ -415,9 +396,9 @@ static void handle_line(struct conn *c, const char *line, size_t len)
             return;
         from = parse_client(line, len, &used);
         if (from == 0 || used + 2 > len || memcmp(line + used, "> ", 2) != 0)
-            die("%s: an unexpected line: \"%s\"", describe(c), shown(line, len));
+            die("%s: an unexpected line: \"%s\"", describe(c), tool_shown(line, len));
         if (from == c->number)
-            die("%s heard its own line back: \"%s\"", describe(c), shown(line, len));
+            die("%s heard its own line back: \"%s\"", describe(c), tool_shown(line, len));
         line += used + 2;
         len -= used + 2;
         if (c->kind == CHATTER)
@@ -431,20 +412,20 @@ static void handle_line(struct conn *c, const char *line, size_t len)
         char text[256];
         size_t text_len;
         if (c->answered >= c->sent_lines)
-            die("%s: an answer to no line: \"%s\"", describe(c), shown(line, len));
+            die("%s: an answer to no line: \"%s\"", describe(c), tool_shown(line, len));
         text_len = chat_line(c->id, c->answered, text, sizeof text);
         if (!is_ok_answer(line, len, text_len))
             die("%s: the answer to its line %u (%zu bytes) should be \"OK %zu bytes %zu chars\"; got \"%s\"",
-                describe(c), c->answered, text_len, text_len, text_len, shown(line, len));
+                describe(c), c->answered, text_len, text_len, text_len, tool_shown(line, len));
         c->answered++;
     } else if (c->kind == CHURNER) {
         if (!is_any_ok(line, len) || c->churn_answered >= c->churn_sent)
-            die("%s: an unexpected line: \"%s\"", describe(c), shown(line, len));
+            die("%s: an unexpected line: \"%s\"", describe(c), tool_shown(line, len));
         c->churn_answered++;
     } else if (c->kind == CROWD && c->verdict == SERVED && is_any_ok(line, len)) {
         c->pings_answered++;
     } else {
-        die("%s: an unexpected line: \"%s\"", describe(c), shown(line, len));
+        die("%s: an unexpected line: \"%s\"", describe(c), tool_shown(line, len));
     }
 }
 
@@ -494,7 +475,7 @@ static void conn_read(struct conn *c)
         if (got == -1 && errno != ECONNRESET)
             die("recv (%s): %s", describe(c), strerror(errno));
         if (c->in_len > 0)
-            die("%s: the connection ended in the middle of a line: \"%s\"", describe(c), shown(c->in, c->in_len));
+            die("%s: the connection ended in the middle of a line: \"%s\"", describe(c), tool_shown(c->in, c->in_len));
         handle_end(c, got == -1);
         return;
     }
@@ -515,7 +496,7 @@ static void conn_read(struct conn *c)
     memmove(c->in, c->in + start, c->in_len - start);
     c->in_len -= start;
     if (c->in_len > LINE_LIMIT)
-        die("%s: a line of more than %d bytes: \"%s\"", describe(c), LINE_LIMIT, shown(c->in, c->in_len));
+        die("%s: a line of more than %d bytes: \"%s\"", describe(c), LINE_LIMIT, tool_shown(c->in, c->in_len));
 }
 
 /* Sends what c has queued, as much as the socket takes. */

@@ -77,25 +77,6 @@ static const char *pid_text;            /* the server's, or NULL */
 /* die("what", ...): prints "PROGRAM: what" on stderr and exits 1. */
 #define die(...) tool_die(PROGRAM, __VA_ARGS__)
 
-/* A line made printable for a message, cut at 100 bytes. */
-static const char *shown(const char *line, size_t len)
-{
-    static char text[512];
-    size_t i, n = 0;
-
-    for (i = 0; i < len && i < 100; i++) {
-        unsigned char byte = (unsigned char)line[i];
-        if (byte >= 0x20 && byte < 0x7f && byte != '\\')
-            text[n++] = (char)byte;
-        else
-            n += (size_t)snprintf(text + n, sizeof text - n, "\\x%02X", byte);
-    }
-    if (i < len)
-        n += (size_t)snprintf(text + n, sizeof text - n, "...(%zu bytes)", len);
-    text[n] = '\0';
-    return text;
-}
-
 /* Reads a field of /proc/PID/status (VmRSS, VmHWM) in kB; -1 if unknown. */
 static long memory_kb(const char *field)
 {
@@ -142,7 +123,7 @@ static int conn_read(struct conn *c)
     if (c->ended)
         return 0;
     if (c->in_len == sizeof c->in)
-        die("%s: %zu bytes without a newline: \"%s\"", c->name, c->in_len, shown(c->in, c->in_len));
+        die("%s: %zu bytes without a newline: \"%s\"", c->name, c->in_len, tool_shown(c->in, c->in_len));
     got = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
     if (got == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return 0;
@@ -167,7 +148,7 @@ static long next_line(struct conn *c, char *line, size_t size)
         return -1;
     len = (size_t)(newline - c->in);
     if (len >= size)
-        die("%s: a line of %zu bytes: \"%s\"", c->name, len, shown(c->in, len));
+        die("%s: a line of %zu bytes: \"%s\"", c->name, len, tool_shown(c->in, len));
     memcpy(line, c->in, len);
     line[len] = '\0';
     memmove(c->in, newline + 1, c->in_len - len - 1);
@@ -208,7 +189,7 @@ static long await_line(struct conn *c, char *line, size_t size, const char *expe
                 return len;
         if (c->ended)
             die("%s: the server closed the connection; expected \"%s\"%s%s", c->name, expected,
-                c->in_len > 0 ? " (an unfinished line came: " : "", c->in_len > 0 ? shown(c->in, c->in_len) : "");
+                c->in_len > 0 ? " (an unfinished line came: " : "", c->in_len > 0 ? tool_shown(c->in, c->in_len) : "");
         if (tool_now_ms() >= deadline)
             die("timeout: %s: no \"%s\" within %lld ms", c->name, expected, bound_ms);
         if (poll(&ready, 1, 50) > 0)
@@ -223,7 +204,7 @@ static void expect_line(struct conn *c, const char *expected, int (*skip)(const 
     long len = await_line(c, line, sizeof line, expected, skip);
 
     if (strcmp(line, expected) != 0)
-        die("%s: expected \"%s\", got \"%s\"", c->name, expected, shown(line, (size_t)len));
+        die("%s: expected \"%s\", got \"%s\"", c->name, expected, tool_shown(line, (size_t)len));
 }
 
 /* lab04: the next line of c must be "welcome client-K"; returns K. */
@@ -234,7 +215,7 @@ static unsigned long expect_welcome(struct conn *c)
     long len = await_line(c, line, sizeof line, "welcome client-K", NULL);
 
     if (sscanf(line, "welcome client-%lu%1s", &k, tail) != 1)
-        die("%s: expected \"welcome client-K\", got \"%s\"", c->name, shown(line, (size_t)len));
+        die("%s: expected \"welcome client-K\", got \"%s\"", c->name, tool_shown(line, (size_t)len));
     return k;
 }
 
@@ -251,7 +232,7 @@ static void expect_end(struct conn *c)
             conn_read(c);
     }
     if (c->in_len > 0)
-        die("%s: after bye, \"%s\" before the end", c->name, shown(c->in, c->in_len));
+        die("%s: after bye, \"%s\" before the end", c->name, tool_shown(c->in, c->in_len));
     close(c->fd);
 }
 
@@ -395,7 +376,7 @@ int main(int argc, char *argv[])
                     longest_wait = tool_now_ms() - ping_sent_at[n];
                 answered++;
             } else if (!(lab == 4 && is_news(line))) {
-                die("the flooder got \"%s\" after %llu bytes sent", shown(line, (size_t)len), sent);
+                die("the flooder got \"%s\" after %llu bytes sent", tool_shown(line, (size_t)len), sent);
             }
         }
         /* The other's lines (lab03): the answers to its pings, in order. */
@@ -403,7 +384,7 @@ int main(int argc, char *argv[])
             int ping_len = snprintf(NULL, 0, "ping %u", answered);
             snprintf(text, sizeof text, "OK %d bytes %d chars", ping_len, ping_len);
             if (answered >= pings || strcmp(line, text) != 0)
-                die("the other client got \"%s\"; expected \"%s\"", shown(line, (size_t)len), text);
+                die("the other client got \"%s\"; expected \"%s\"", tool_shown(line, (size_t)len), text);
             if (tool_now_ms() - ping_sent_at[answered] > longest_wait)
                 longest_wait = tool_now_ms() - ping_sent_at[answered];
             answered++;

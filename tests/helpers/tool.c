@@ -56,3 +56,22 @@ _Noreturn void tool_die(const char *program, const char *format, ...)
     fputc('\n', stderr);
     exit(1);
 }
+
+const char *tool_shown(const char *bytes, size_t len)
+{
+    static char text[512];
+    size_t i, n = 0;
+
+    /* 100 bytes of 4 characters at most, and the length, fit in text. */
+    for (i = 0; i < len && i < 100; i++) {
+        unsigned char byte = (unsigned char)bytes[i];
+        if (byte >= 0x20 && byte < 0x7f && byte != '\\')
+            text[n++] = (char)byte;
+        else
+            n += (size_t)snprintf(text + n, sizeof text - n, "\\x%02X", byte);
+    }
+    if (i < len)
+        n += (size_t)snprintf(text + n, sizeof text - n, "...(%zu bytes)", len);
+    text[n] = '\0';
+    return text;
+}

@@ -3,6 +3,8 @@
 #ifndef TOOL_H
 #define TOOL_H
 
+#include <stddef.h>
+
 /* Milliseconds on a clock that never jumps (CLOCK_MONOTONIC). */
 long long tool_now_ms(void);
 
@@ -21,5 +23,10 @@ void tool_run_bound(const char *program, unsigned int seconds);
 /* Prints "PROGRAM: what" (format and its arguments, as printf) and a newline
  * on stderr, stdout flushed first, and exits 1. */
 _Noreturn void tool_die(const char *program, const char *format, ...) TOOL_PRINTF_LIKE(2, 3);
+
+/* bytes made printable for a message: printable ASCII as is, any other byte
+ * (and the backslash) as \xHH, cut after 100 bytes with "...(N bytes)".
+ * The text lives in a static buffer, overwritten by the next call. */
+const char *tool_shown(const char *bytes, size_t len);
 
 #endif
